@@ -1,0 +1,1 @@
+"""The `textlstm` command line (installed as `textlstm.cli`)."""

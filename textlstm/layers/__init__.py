@@ -1,0 +1,37 @@
+"""Recurrent cells and layers written with `keras.ops`, drop-in compatible
+with the Keras built-ins, plus variants Keras does not ship.
+
+>>> from textlstm.layers import LSTM, GRU, LSTMCell, GRUCell
+"""
+
+from textlstm.layers.base import RecurrentCell, RecurrentLayer
+from textlstm.layers.gates import gate_activations
+from textlstm.layers.gru import GRU, GRUCell
+from textlstm.layers.lstm import LSTM, LSTMCell
+from textlstm.layers.variants import CIFGLSTMCell, LayerNormLSTMCell, PeepholeLSTMCell
+
+__all__ = [
+    "CIFGLSTMCell",
+    "GRU",
+    "GRUCell",
+    "LSTM",
+    "LSTMCell",
+    "LayerNormLSTMCell",
+    "PeepholeLSTMCell",
+    "RecurrentCell",
+    "RecurrentLayer",
+    "available_kernel_paths",
+    "gate_activations",
+]
+
+
+def available_kernel_paths() -> dict:
+    """The loop implementations each sequence layer can run.
+
+    `"step"` is the generic `keras.layers.RNN` loop over the cell; `"fast"`
+    is the layer's own fused implementation, when it has one.
+    """
+    return {
+        cls.__name__: ["fast", "step"] if cls.fast_loop is not RecurrentLayer.fast_loop else ["step"]
+        for cls in (LSTM, GRU)
+    }
