@@ -32,6 +32,8 @@ def available_kernel_paths() -> dict:
     is the layer's own fused implementation, when it has one.
     """
     return {
-        cls.__name__: ["fast", "step"] if cls.fast_loop is not RecurrentLayer.fast_loop else ["step"]
+        cls.__name__: ["fast", "step"]
+        if cls.fast_loop is not RecurrentLayer.fast_loop
+        else ["step"]
         for cls in (LSTM, GRU)
     }

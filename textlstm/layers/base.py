@@ -196,9 +196,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
         return output, new_states
 
     def get_initial_state(self, batch_size=None):
-        sizes = self.state_size if isinstance(self.state_size, list) else [
-            self.state_size
-        ]
+        sizes = (
+            self.state_size if isinstance(self.state_size, list) else [self.state_size]
+        )
         return [ops.zeros((batch_size, d), dtype=self.compute_dtype) for d in sizes]
 
     def get_config(self):

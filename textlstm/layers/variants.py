@@ -79,9 +79,7 @@ class PeepholeLSTMCell(LSTMCell):
         )
         g = self.activation(x_c + h_c)
         c = f * c_tm1 + i * g
-        o = self.recurrent_activation(
-            x_o + h_o + self.output_gate_peephole_weights * c
-        )
+        o = self.recurrent_activation(x_o + h_o + self.output_gate_peephole_weights * c)
         h = o * self.activation(c)
         return h, [h, c], {"i": i, "f": f, "o": o}
 
