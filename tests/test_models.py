@@ -1,0 +1,84 @@
+"""Tests of `textlstm.models`: every cell, impl and pooling builds, masks
+padding, and round-trips through `.keras`."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from textlstm.config import load_config  # noqa: E402
+from textlstm.models import (  # noqa: E402
+    AttentionPooling,
+    MaskedPooling,
+    build_classifier,
+)
+
+TOKENS = np.array([[4, 9, 2, 7, 0, 0], [3, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
+
+
+def tiny_config(*overrides):
+    base = ["text.max_tokens=20", "model.units=3", "model.embedding_dim=4"]
+    return load_config(None, [*base, *overrides])
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["model.cell=lstm"],
+        ["model.cell=gru", "model.pooling=max"],
+        ["model.cell=peephole_lstm", "model.pooling=mean"],
+        ["model.cell=layernorm_lstm", "model.pooling=attention"],
+        ["model.cell=cifg_lstm", "model.bidirectional=true", "model.layers=2"],
+        ["model.impl=keras", "model.cell=lstm", "model.bidirectional=true"],
+        ["model.impl=keras", "model.cell=gru", "model.head_units=5"],
+    ],
+)
+def test_padding_never_changes_a_prediction(overrides):
+    model = build_classifier(tiny_config(*overrides), num_classes=3)
+    probabilities = model(TOKENS).numpy()
+    assert probabilities.shape == (3, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+    assert np.isfinite(probabilities).all()  # the all-padding row too
+    longer = np.pad(TOKENS, ((0, 0), (0, 4)))
+    np.testing.assert_allclose(model(longer).numpy(), probabilities, atol=1e-6)
+
+
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "attention"])
+def test_keras_round_trip(tmp_path, pooling):
+    config = tiny_config(f"model.pooling={pooling}", "model.bidirectional=true")
+    model = build_classifier(config, num_classes=2)
+    expected = model(TOKENS).numpy()
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded(TOKENS).numpy(), expected, atol=1e-6)
+
+
+def test_masked_pooling_values():
+    x = np.array([[[1.0, -5.0], [3.0, -1.0], [50.0, 50.0]]], "float32")
+    mask = np.array([[True, True, False]])
+    assert MaskedPooling("mean")(x, mask=mask).numpy().tolist() == [[2.0, -3.0]]
+    assert MaskedPooling("max")(x, mask=mask).numpy().tolist() == [[3.0, -1.0]]
+    empty = np.zeros((1, 3), bool)
+    assert MaskedPooling("max")(x, mask=empty).numpy().tolist() == [[0.0, 0.0]]
+    assert MaskedPooling("mean")(x, mask=empty).numpy().tolist() == [[0.0, 0.0]]
+
+
+def test_attention_weights_sum_to_one_over_real_steps():
+    layer = AttentionPooling(4)
+    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
+    mask = np.array([[1, 1, 1, 0], [0, 0, 0, 0]], bool)
+    pooled, weights = layer(x, mask=mask, return_weights=True)
+    np.testing.assert_allclose(weights.numpy().sum(axis=1), [1.0, 0.0], atol=1e-6)
+    assert weights.numpy()[0, 3] == 0.0
+    assert pooled.numpy()[1].tolist() == [0.0, 0.0, 0.0]
+    config = layer.get_config()
+    assert AttentionPooling.from_config(config).units == 4
+
+
+def test_embedding_size_follows_the_vectorizer():
+    class FakeVectorizer:
+        def vocabulary_size(self):
+            return 11
+
+    model = build_classifier(tiny_config(), FakeVectorizer(), num_classes=2)
+    assert model.get_layer("embedding").input_dim == 11
