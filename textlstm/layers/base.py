@@ -251,11 +251,77 @@ class RecurrentLayer(keras.layers.RNN):
         # Accepted for signature compatibility with the Keras layers; cuDNN
         # selection is done at export time (`textlstm export --target gpu`).
         self.use_cudnn = use_cudnn
+        #: Set to False to always run the step-by-step cell (e.g. to compare).
+        self.fast_path = True
         self.kernel_path = None
 
     def fast_loop(self, sequences, initial_state, mask, training):
-        """Return `(last_output, outputs, states)` or None to fall back."""
+        """Return `(last_output, outputs, states)`, or None to fall back."""
         return None
+
+    def fast_path_applies(self, sequences, training):
+        """Whether the fused kernels compute exactly what the cell would.
+
+        They implement the default `tanh`/`sigmoid` activations in float32 on
+        the TensorFlow backend, and apply input dropout as one mask per
+        sequence; recurrent dropout in training needs the cell.
+        """
+        cell = self.cell
+        return (
+            self.fast_path
+            and keras.backend.backend() == "tensorflow"
+            and activations.serialize(cell.activation) == "tanh"
+            and activations.serialize(cell.recurrent_activation) == "sigmoid"
+            and not (training and cell.recurrent_dropout > 0)
+            and keras.backend.standardize_dtype(sequences.dtype) == "float32"
+        )
+
+    def input_projection(self, sequences, mask, training, input_bias):
+        """`x W + b` for every step at once, time-major, with the mask.
+
+        Returns `(xw, mask)`: `(time, batch, gates * units)` and a float
+        `(time, batch, 1)` mask or None, both reversed for `go_backwards`.
+        """
+        cell = self.cell
+        if training and 0.0 < cell.dropout < 1.0:
+            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dropout_mask, 1)
+        # Time-major first (the inputs are narrower than the projections),
+        # then one 2D matmul: a 3D matmul would broadcast the kernel.
+        sequences = ops.transpose(sequences, (1, 0, 2))
+        if self.go_backwards:
+            sequences = ops.flip(sequences, 0)
+        steps, batch = ops.shape(sequences)[0], ops.shape(sequences)[1]
+        flat = ops.reshape(sequences, (-1, sequences.shape[-1]))
+        xw = ops.matmul(flat, cell.kernel)
+        if input_bias is not None:
+            xw = xw + input_bias
+        xw = ops.reshape(xw, (steps, batch, xw.shape[-1]))
+        if mask is not None:
+            mask = ops.expand_dims(ops.transpose(ops.cast(mask, xw.dtype)), -1)
+            if self.go_backwards:
+                mask = ops.flip(mask, 0)
+        return xw, mask
+
+    def pack_outputs(self, hs, states, mask):
+        """Turn the carried states `hs` into what `inner_loop` returns.
+
+        As in Keras' loop, a masked step outputs zeros with
+        `zero_output_for_mask` (set by `Bidirectional`), else the previous
+        step's output (zeros before the first unmasked step).
+        """
+        outputs = hs
+        if mask is not None:
+            keep = mask > 0
+            if not self.zero_output_for_mask:
+                keep = ops.cumsum(mask, axis=0) > 0
+            outputs = ops.where(keep, hs, ops.zeros_like(hs))
+        last_output = outputs[-1]
+        if self.return_sequences:
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        else:
+            outputs = ops.expand_dims(last_output, 1)
+        return last_output, outputs, states
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if isinstance(mask, (list, tuple)):

@@ -268,3 +268,25 @@ class GRU(RecurrentLayer):
     @property
     def reset_after(self):
         return self.cell.reset_after
+
+    def fast_loop(self, sequences, initial_state, mask, training):
+        cell = self.cell
+        if not (cell.reset_after and self.fast_path_applies(sequences, training)):
+            return None
+        from textlstm.layers import fast_tf
+
+        input_bias = recurrent_bias = None
+        if cell.use_bias:
+            input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
+        else:
+            recurrent_bias = ops.zeros((3 * cell.units,), sequences.dtype)
+        xw, mask = self.input_projection(sequences, mask, training, input_bias)
+        (h0,) = initial_state
+        hs = fast_tf.gru(
+            xw,
+            h0,
+            ops.convert_to_tensor(cell.recurrent_kernel),
+            ops.convert_to_tensor(recurrent_bias),
+            mask,
+        )
+        return self.pack_outputs(hs, [hs[-1]], mask)

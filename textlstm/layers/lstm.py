@@ -268,3 +268,16 @@ class LSTM(RecurrentLayer):
     @property
     def unit_forget_bias(self):
         return self.cell.unit_forget_bias
+
+    def fast_loop(self, sequences, initial_state, mask, training):
+        if not self.fast_path_applies(sequences, training):
+            return None
+        from textlstm.layers import fast_tf
+
+        cell = self.cell
+        xw, mask = self.input_projection(sequences, mask, training, cell.bias)
+        h0, c0 = initial_state
+        hs, cs = fast_tf.lstm(
+            xw, h0, c0, ops.convert_to_tensor(cell.recurrent_kernel), mask
+        )
+        return self.pack_outputs(hs, [hs[-1], cs[-1]], mask)

@@ -1,0 +1,214 @@
+"""Benchmark: textlstm.layers.LSTM/GRU against keras.layers.LSTM/GRU (and PyTorch).
+
+For each shape (batch, time, embed, units) and each implementation it times
+
+- `train`: one training step, forward + backward + Adam update, in a
+  `tf.function` (a `torch` step for PyTorch);
+- `infer`: the layer called inside a `tf.function` (`torch.no_grad` for
+  PyTorch).
+
+Everything runs in one process with the same thread settings; each number is
+the median of several repeats after warm-up. Ratios (`speedup` = built-in
+time / textlstm time) are what to compare across machines. Prints one JSON
+line per measurement, then a table, and writes
+`benchmarks/results/layers.json`.
+
+    python benchmarks/layers.py                 # all shapes, LSTM and GRU
+    python benchmarks/layers.py --quick         # fewer repeats
+    python benchmarks/layers.py --shapes 1,200,128,128 --kinds lstm
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from textlstm import layers as tl  # noqa: E402
+
+SHAPES = [(64, 200, 128, 128), (128, 100, 128, 256), (1, 200, 128, 128)]
+RESULTS = Path(__file__).parent / "results" / "layers.json"
+
+
+def interleaved_medians(fns, repeats, warmup=3):
+    """Median wall time in ms of each function in `fns` (a dict).
+
+    The functions are timed in turns, one sample of each per round, so that
+    load from other processes hits them alike (the machines are shared).
+    """
+    inner = {}
+    for name, fn in fns.items():
+        for _ in range(warmup):
+            fn()
+        start = time.perf_counter()
+        fn()
+        # Enough calls per sample for about 50 ms.
+        inner[name] = max(1, int(0.05 / max(time.perf_counter() - start, 1e-6)))
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(inner[name]):
+                fn()
+            samples[name].append((time.perf_counter() - start) / inner[name] * 1000)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def keras_functions(layer, x):
+    optimizer = keras.optimizers.Adam(1e-3)
+    layer(x)
+    optimizer.build(layer.trainable_variables)
+
+    @tf.function
+    def train():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(layer(x, training=True)))
+        grads = tape.gradient(loss, layer.trainable_variables)
+        optimizer.apply(grads, layer.trainable_variables)
+        return loss
+
+    @tf.function
+    def infer():
+        return layer(x)
+
+    return lambda: train().numpy(), lambda: infer().numpy()
+
+
+def torch_functions(kind, shape):
+    import torch
+
+    batch, steps, embed, units = shape
+    module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(
+        embed, units, batch_first=True
+    )
+    x = torch.from_numpy(np.random.rand(batch, steps, embed).astype("float32"))
+    optimizer = torch.optim.Adam(module.parameters(), 1e-3)
+
+    def train():
+        optimizer.zero_grad()
+        out, _ = module(x)
+        loss = out[:, -1].square().mean()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    def infer():
+        with torch.no_grad():
+            return module(x)[0][:, -1].numpy()
+
+    return train, infer
+
+
+def run(kinds, shapes, repeats):
+    try:
+        import torch
+
+        # The same number of threads as TensorFlow's intra-op pool.
+        torch.set_num_threads(os.cpu_count())
+    except ImportError:
+        torch = None
+    rows = []
+    for kind in kinds:
+        builtin_cls = keras.layers.LSTM if kind == "lstm" else keras.layers.GRU
+        ours_cls = tl.LSTM if kind == "lstm" else tl.GRU
+        for shape in shapes:
+            batch, steps, embed, units = shape
+            x = tf.constant(np.random.rand(batch, steps, embed).astype("float32"))
+            impls = {"keras": builtin_cls(units), "textlstm": ours_cls(units)}
+            fns = {}
+            for name, layer in impls.items():
+                fns[f"{name}_train_ms"], fns[f"{name}_infer_ms"] = keras_functions(
+                    layer, x
+                )
+            if torch is not None:
+                fns["torch_train_ms"], fns["torch_infer_ms"] = torch_functions(
+                    kind, shape
+                )
+            medians = interleaved_medians(fns, repeats)
+            row = {
+                "kind": kind,
+                "shape": list(shape),
+                **medians,
+                "textlstm_kernel_path": impls["textlstm"].kernel_path,
+                "train_speedup": medians["keras_train_ms"]
+                / medians["textlstm_train_ms"],
+                "infer_speedup": medians["keras_infer_ms"]
+                / medians["textlstm_infer_ms"],
+            }
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+def table(rows):
+    has_torch = any("torch_train_ms" in r for r in rows)
+    head = (
+        "| layer | (batch, time, embed, units) | keras train / infer ms "
+        "| textlstm train / infer ms | speedup train / infer |"
+    )
+    sep = "| --- | --- | --- | --- | --- |"
+    if has_torch:
+        head += " PyTorch train / infer ms |"
+        sep += " --- |"
+    lines = [head, sep]
+    for r in rows:
+        line = (
+            f"| {r['kind'].upper()} | {tuple(r['shape'])} "
+            f"| {r['keras_train_ms']:.1f} / {r['keras_infer_ms']:.2f} "
+            f"| {r['textlstm_train_ms']:.1f} / {r['textlstm_infer_ms']:.2f} "
+            f"| {r['train_speedup']:.2f}× / {r['infer_speedup']:.2f}× |"
+        )
+        if has_torch:
+            torch_train = r.get("torch_train_ms", float("nan"))
+            torch_infer = r.get("torch_infer_ms", float("nan"))
+            line += f" {torch_train:.1f} / {torch_infer:.2f} |"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--kinds", default="lstm,gru")
+    parser.add_argument("--shapes", nargs="*", help="e.g. 64,200,128,128")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="3 repeats")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    shapes = (
+        [tuple(int(v) for v in s.split(",")) for s in args.shapes]
+        if args.shapes
+        else SHAPES
+    )
+    rows = run(args.kinds.split(","), shapes, 3 if args.quick else args.repeats)
+    print(table(rows))
+    result = {
+        "benchmark": "layers",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": {
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "cpu_count": os.cpu_count(),
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+        },
+        "rows": rows,
+        "table": table(rows),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    os.replace(tmp, out)
+
+
+if __name__ == "__main__":
+    main()
