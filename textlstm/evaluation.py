@@ -1,0 +1,373 @@
+"""Metrics, plots, and evaluation and prediction of trained runs.
+
+`classification_metrics` is pure NumPy: labels and probabilities in, one
+JSON-serializable dict out (the content of `metrics.json` and of
+`textlstm evaluate --json`). `evaluate_run` and `predict_texts` load a run
+folder written by `textlstm.training.fit`. Plots are drawn with matplotlib's
+Agg canvas (no display needed, no global pyplot state).
+
+Example:
+
+>>> import numpy as np
+>>> metrics = classification_metrics(
+...     np.array([0, 1, 1, 0]),
+...     np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.7, 0.3]]),
+...     ["neg", "pos"],
+... )
+>>> metrics["accuracy"], metrics["confusion_matrix"]
+(0.75, [[2, 0], [1, 1]])
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "classification_metrics",
+    "evaluate_model",
+    "evaluate_run",
+    "plot_confusion_matrix",
+    "plot_learning_curves",
+    "predict_probabilities",
+    "predict_texts",
+    "roc_auc",
+]
+
+#: Probabilities are clipped like Keras' cross-entropy before taking logs.
+_EPSILON = 1e-7
+
+
+def classification_metrics(
+    labels: Sequence[int] | np.ndarray,
+    probabilities: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    split: str | None = None,
+) -> dict:
+    """Accuracy, loss, macro-F1, per-class scores and the confusion matrix.
+
+    Args:
+        labels: True class ids, shape `(n,)`.
+        probabilities: Predicted probabilities, shape `(n, num_classes)`.
+        class_names: Name of each class id.
+        split: Name of the split, stored under `"split"` when given.
+
+    Returns:
+        A dict with `split`, `num_examples`, `loss` (mean cross-entropy),
+        `accuracy`, `macro_f1`, `per_class` (name -> `precision`, `recall`,
+        `f1`, `support`), `confusion_matrix` (rows: true class, columns:
+        predicted class), `class_names`, and `roc_auc` for two classes.
+        Scores of a class that is never predicted or never present are 0.
+    """
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    num_classes = len(class_names)
+    if probabilities.shape != (labels.shape[0], num_classes):
+        raise ValueError(
+            f"probabilities have shape {probabilities.shape}, expected "
+            f"({labels.shape[0]}, {num_classes})"
+        )
+    predicted = probabilities.argmax(axis=1) if len(labels) else labels
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    true_positive = np.diag(matrix).astype(np.float64)
+    predicted_count = matrix.sum(axis=0)
+    support = matrix.sum(axis=1)
+    precision = _safe_divide(true_positive, predicted_count)
+    recall = _safe_divide(true_positive, support)
+    f1 = _safe_divide(2 * precision * recall, precision + recall)
+    picked = probabilities[np.arange(len(labels)), labels]
+    loss = float(-np.log(np.clip(picked, _EPSILON, 1.0)).mean()) if len(labels) else 0.0
+    metrics = {
+        "split": split,
+        "num_examples": int(len(labels)),
+        "loss": _round(loss),
+        "accuracy": _round(float(true_positive.sum() / max(len(labels), 1))),
+        "macro_f1": _round(float(f1.mean())) if num_classes else 0.0,
+        "per_class": {
+            name: {
+                "precision": _round(float(precision[index])),
+                "recall": _round(float(recall[index])),
+                "f1": _round(float(f1[index])),
+                "support": int(support[index]),
+            }
+            for index, name in enumerate(class_names)
+        },
+        "confusion_matrix": matrix.tolist(),
+        "class_names": list(class_names),
+    }
+    if split is None:
+        del metrics["split"]
+    if num_classes == 2:
+        metrics["roc_auc"] = _round(roc_auc(labels, probabilities[:, 1]))
+    return metrics
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve of binary `labels` given `scores`.
+
+    The probability that a random positive scores above a random negative
+    (ties count one half). `None` when one of the classes is absent.
+
+    >>> roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8]))
+    0.75
+    """
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    positives, negatives = int(labels.sum()), int((~labels).sum())
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(scores, kind="mergesort")
+    sorted_scores = scores[order]
+    ranks = np.empty(len(scores), dtype=np.float64)
+    start = 0
+    while start < len(scores):  # average ranks over ties
+        end = start
+        while end + 1 < len(scores) and sorted_scores[end + 1] == sorted_scores[start]:
+            end += 1
+        ranks[order[start : end + 1]] = (start + end) / 2 + 1
+        start = end + 1
+    rank_sum = ranks[labels].sum()
+    return float((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
+
+
+def predict_probabilities(model, batches) -> tuple[np.ndarray, np.ndarray]:
+    """Run `model` over a dataset of `(inputs, label)` batches, in order.
+
+    Returns:
+        `(labels, probabilities)` as NumPy arrays.
+    """
+    labels, probabilities = [], []
+    for inputs, batch_labels in batches:
+        probabilities.append(np.asarray(model.predict_on_batch(inputs)))
+        labels.append(np.asarray(batch_labels))
+    if not labels:
+        num_classes = int(model.outputs[0].shape[-1])
+        return np.zeros((0,), np.int64), np.zeros((0, num_classes), np.float32)
+    return np.concatenate(labels), np.concatenate(probabilities)
+
+
+def evaluate_model(model, batches, class_names: Sequence[str], split: str) -> dict:
+    """`classification_metrics` of `model` on a dataset of `(inputs, label)`."""
+    labels, probabilities = predict_probabilities(model, batches)
+    return classification_metrics(labels, probabilities, class_names, split=split)
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    split: str = "test",
+    *,
+    config: Mapping | None = None,
+    batch_size: int | None = None,
+) -> dict:
+    """Evaluate the `model.keras` of a run folder on a split of a dataset.
+
+    Args:
+        run_dir: A run folder written by `textlstm fit`.
+        split: `"train"`, `"validation"` or `"test"`.
+        config: A resolved config whose `data` section names the dataset;
+            default: the run's own `config.yaml`. Its class names must be
+            those the model was trained on (in any order).
+        batch_size: Default: the run's `train.batch_size`.
+
+    Returns:
+        The `classification_metrics` dict, plus `run_dir`.
+
+    Raises:
+        textlstm.data.DataError: the dataset cannot be read or its classes
+            do not match the model's.
+    """
+    import tensorflow as tf
+
+    from textlstm.data import DataError, load_dataset
+    from textlstm.models import load_text_classifier
+    from textlstm.training import read_run
+
+    if split not in ("train", "validation", "test"):
+        raise ValueError(f"split must be train, validation or test, got {split!r}")
+    run = read_run(run_dir)
+    config = config or run.config
+    bundle = load_dataset(config["data"], seed=run.config["train"]["seed"])
+    dataset = getattr(bundle, split)
+    class_names = run.class_names
+    if list(bundle.class_names) != class_names:
+        if sorted(bundle.class_names) != sorted(class_names):
+            raise DataError(
+                f"the dataset's classes ({', '.join(bundle.class_names)}) are not "
+                f"the model's ({', '.join(class_names)})"
+            )
+        remap = tf.constant(
+            [class_names.index(n) for n in bundle.class_names], tf.int64
+        )
+        dataset = dataset.map(lambda text, label: (text, tf.gather(remap, label)))
+    model = load_text_classifier(run.path)
+    batches = dataset.batch(batch_size or run.config["train"]["batch_size"])
+    metrics = evaluate_model(model, batches, class_names, split)
+    return {**metrics, "run_dir": str(run.path)}
+
+
+def predict_texts(
+    run_dir: str | os.PathLike, texts: Iterable[str], *, batch_size: int = 64
+) -> Iterable[dict]:
+    """Classify raw texts with the model of a run folder.
+
+    Any string gets a prediction: empty, very long, control characters,
+    unpaired surrogates (replaced by U+FFFD before encoding).
+
+    Args:
+        run_dir: A run folder written by `textlstm fit`.
+        texts: The texts; consumed lazily, `batch_size` at a time.
+        batch_size: Texts per model call.
+
+    Yields:
+        One dict per text: `text`, `label` (class name) and `probabilities`
+        (class name -> probability).
+    """
+    from textlstm.models import load_text_classifier
+    from textlstm.training import read_run
+
+    run = read_run(run_dir)
+    model = load_text_classifier(run.path)
+    for chunk in _chunks(texts, batch_size):
+        encoded = np.array(
+            [text.encode("utf-8", errors="replace") for text in chunk], dtype=object
+        )
+        probabilities = np.asarray(model.predict_on_batch(encoded))
+        for text, row in zip(chunk, probabilities):
+            yield {
+                "text": text,
+                "label": run.class_names[int(row.argmax())],
+                "probabilities": {
+                    name: _round(float(p)) for name, p in zip(run.class_names, row)
+                },
+            }
+
+
+# --------------------------------------------------------------------------- #
+# Plots
+
+
+def plot_learning_curves(history: Sequence[Mapping], path: str | os.PathLike) -> Path:
+    """Draw loss and accuracy per epoch, training and validation, to a PNG.
+
+    Args:
+        history: One mapping per epoch with `epoch`, `loss`, `accuracy`,
+            `val_loss`, `val_accuracy` (as in `history.csv`).
+        path: The PNG to write (atomically).
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4), dpi=100, layout="constrained")
+    epochs = [int(row["epoch"]) for row in history]
+    for axes, metric, label in zip(
+        figure.subplots(1, 2), ("loss", "accuracy"), ("Loss", "Accuracy")
+    ):
+        for prefix, name, style in (
+            ("", "training", "o-"),
+            ("val_", "validation", "s--"),
+        ):
+            values = [row.get(prefix + metric) for row in history]
+            if any(v is not None and not _is_nan(v) for v in values):
+                axes.plot(epochs, values, style, label=name)
+        axes.set_title(f"{label} per epoch")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel(label.lower())
+        axes.set_xticks(epochs)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.suptitle("Learning curves")
+    return _save_figure(figure, path)
+
+
+def plot_confusion_matrix(
+    matrix: Sequence[Sequence[int]],
+    class_names: Sequence[str],
+    path: str | os.PathLike,
+    *,
+    title: str = "Confusion matrix",
+) -> Path:
+    """Draw a confusion matrix (counts, colour by row share) to a PNG.
+
+    Args:
+        matrix: Counts; rows are true classes, columns predicted classes.
+        class_names: Name of each class.
+        path: The PNG to write (atomically).
+        title: Figure title.
+    """
+    from matplotlib.figure import Figure
+
+    counts = np.asarray(matrix, dtype=np.int64)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = 2.5 + 0.7 * len(class_names)
+    figure = Figure(figsize=(size + 1.5, size), dpi=100, layout="constrained")
+    axes = figure.subplots()
+    image = axes.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=axes, label="share of the true class")
+    ticks = range(len(class_names))
+    axes.set_xticks(
+        ticks, labels=class_names, rotation=45 if len(class_names) > 4 else 0
+    )
+    axes.set_yticks(ticks, labels=class_names)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    for row in ticks:
+        for column in ticks:
+            axes.text(
+                column,
+                row,
+                f"{counts[row, column]}\n{shares[row, column]:.0%}",
+                ha="center",
+                va="center",
+                color="white" if shares[row, column] > 0.5 else "black",
+            )
+    return _save_figure(figure, path)
+
+
+def _save_figure(figure, path) -> Path:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from textlstm.training import atomic_path
+
+    FigureCanvasAgg(figure)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    return Path(path)
+
+
+# --------------------------------------------------------------------------- #
+
+
+def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    denominator = np.asarray(denominator, dtype=np.float64)
+    return np.divide(
+        numerator, denominator, out=np.zeros_like(denominator), where=denominator > 0
+    )
+
+
+def _round(value: float | None) -> float | None:
+    # Rounded so that metrics.json reads well and compares exactly across runs.
+    return None if value is None else round(float(value), 6)
+
+
+def _is_nan(value) -> bool:
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+def _chunks(items: Iterable, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
