@@ -2,16 +2,72 @@
 
 Commands are thin: they parse and validate options, call one library
 function, and print. Heavy imports (TensorFlow, Keras) happen inside the
-commands, so `textlstm --help` answers instantly.
+commands, after the config is validated, so `textlstm --help` and config
+errors answer instantly.
+
+Exit codes: 0 success, 2 usage, config or data error (one line on stderr),
+1 any other failure (one line; `TEXTLSTM_DEBUG=1` shows the traceback).
 """
 
+from __future__ import annotations
+
+import functools
 import json
+import os
+import sys
+from pathlib import Path
 
 import click
 
 from textlstm import __version__
+from textlstm.config import ConfigError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    """Library errors that mean "bad input": exit code 2."""
+    errors: list[type[BaseException]] = [ConfigError]
+    for module, name in (
+        ("textlstm.training", "RunError"),
+        ("textlstm.data", "DataError"),
+    ):
+        error = getattr(sys.modules.get(module), name, None)
+        if error is not None:
+            errors.append(error)
+    return tuple(errors)
+
+
+def handle_errors(command):
+    """Turn library errors into one-line messages and exit codes 2 and 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as error:
+            if os.environ.get("TEXTLSTM_DEBUG"):
+                raise
+            if isinstance(error, _usage_errors()):
+                click.echo(f"Error: {error}", err=True)
+                sys.exit(2)
+            message = str(error).strip().splitlines()
+            click.echo(
+                f"Error: {type(error).__name__}: {message[0] if message else ''}"
+                " (set TEXTLSTM_DEBUG=1 for the traceback)",
+                err=True,
+            )
+            sys.exit(1)
+
+    return wrapper
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -22,7 +78,395 @@ def cli():
     \b
     Quick start (trains on the embedded synthetic corpus, offline):
       textlstm fit
+      textlstm evaluate runs/quickstart-<timestamp> --json
+      textlstm predict runs/quickstart-<timestamp> "what a film"
     """
+
+
+# --------------------------------------------------------------------------- #
+# fit
+
+
+@cli.command()
+@click.option(
+    "--config",
+    "-c",
+    "config_name",
+    default="quickstart",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="A preset name (see `textlstm configs`) or a YAML file.",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one config key, e.g. --set model.units=128 (repeatable).",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run folder [default: runs/<config name>-<timestamp>].",
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), help="Same as --set train.epochs=N."
+)
+@click.option(
+    "--batch-size", type=click.IntRange(min=1), help="Same as --set train.batch_size=N."
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run in --run-dir (default: the latest run of the config) "
+    "from its last checkpoint.",
+)
+@click.option("--seed", type=int, help="Same as --set train.seed=N.")
+@click.option(
+    "--deterministic",
+    is_flag=True,
+    help="Deterministic ops: same seed, same metrics and weights (slower).",
+)
+@click.option(
+    "--quiet", "-q", is_flag=True, help="No progress output, only the summary."
+)
+@handle_errors
+def fit(
+    config_name,
+    overrides,
+    run_dir,
+    epochs,
+    batch_size,
+    resume,
+    seed,
+    deterministic,
+    quiet,
+):
+    """Train a classifier from a config and write a run folder.
+
+    The run folder holds config.yaml, run.json, vocab.txt, checkpoints/,
+    model.keras, history.csv, metrics.json, tensorboard/ and plots/.
+
+    \b
+    Examples:
+      textlstm fit                                   # quickstart preset, < 2 min on CPU
+      textlstm fit --config imdb_bilstm --epochs 2
+      textlstm fit --config my.yaml --set model.cell=gru --set model.units=128
+      textlstm fit --run-dir runs/a --deterministic --seed 7
+      textlstm fit --run-dir runs/a --resume         # after an interruption
+    """
+    from textlstm.config import load_config
+
+    flags = [f"train.epochs={epochs}"] if epochs is not None else []
+    flags += [f"train.batch_size={batch_size}"] if batch_size is not None else []
+    flags += [f"train.seed={seed}"] if seed is not None else []
+    flags += ["train.deterministic=true"] if deterministic else []
+    config = load_config(config_name, [*overrides, *flags])
+
+    if resume:
+        from textlstm import training
+
+        if run_dir is None:
+            run_dir = training.latest_run_dir(config["name"])
+            if run_dir is None:
+                raise click.UsageError(
+                    f"--resume: no run of config {config['name']!r} under runs/; "
+                    "give --run-dir"
+                )
+        if (run_dir / "config.yaml").is_file():
+            if overrides or batch_size is not None or seed is not None:
+                raise click.UsageError(
+                    "--resume continues the run's own config.yaml; only --epochs "
+                    "(and --deterministic) can be given with it"
+                )
+            config = training.resume_config(run_dir, epochs=epochs)
+            if deterministic:
+                config["train"]["deterministic"] = True
+    elif run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
+        raise click.BadParameter(
+            f"{run_dir} exists and is not empty (add --resume to continue it)",
+            param_hint="--run-dir",
+        )
+
+    err = _console(stderr=True)
+    err.print(f"[bold]textlstm fit[/] {config['name']}: {config['description']}")
+    from textlstm import training  # heavy: TensorFlow
+
+    verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
+    result = training.fit(
+        config,
+        run_dir,
+        resume=resume,
+        verbose=verbose,
+        log=lambda message: err.print(f"[dim]{message}[/]"),
+    )
+    _print_fit_summary(result, config)
+
+
+def _print_fit_summary(result, config) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    metrics = result.metrics
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    model = config["model"]
+    direction = "bi" if model["bidirectional"] else ""
+    table.add_row(
+        "model",
+        f"{model['layers']}x {direction}{model['cell']} ({model['impl']}), "
+        f"{model['units']} units, pooling {model['pooling']}",
+    )
+    table.add_row(
+        "data",
+        f"{config['data']['source']}, classes: {', '.join(metrics['class_names'])}",
+    )
+    epochs = f"{result.epochs_completed}/{config['train']['epochs']}"
+    if result.stopped_early:
+        epochs += " (early stopping)"
+    if result.resumed_from_epoch is not None:
+        epochs += f" (resumed after epoch {result.resumed_from_epoch})"
+    table.add_row("epochs", epochs)
+    table.add_row(
+        f"test ({metrics['num_examples']})",
+        f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}   "
+        f"loss {metrics['loss']:.4f}"
+        + (f"   ROC-AUC {metrics['roc_auc']:.4f}" if metrics.get("roc_auc") else ""),
+    )
+    validation = metrics.get("validation")
+    if validation:
+        table.add_row(
+            f"validation ({validation['num_examples']})",
+            f"accuracy {validation['accuracy']:.4f}   loss {validation['loss']:.4f}",
+        )
+    table.add_row("wall time", f"{result.wall_time_s:.1f} s")
+    table.add_row("run folder", str(result.run_dir))
+    table.add_row(
+        "next",
+        f"textlstm evaluate {result.run_dir} --json\n"
+        f'textlstm predict {result.run_dir} "some text"\n'
+        f"tensorboard --logdir {result.run_dir / 'tensorboard'}",
+    )
+    _console().print(
+        Panel(table, title=f"[bold]{config['name']}[/] done", expand=False)
+    )
+
+
+# --------------------------------------------------------------------------- #
+# evaluate
+
+
+@cli.command()
+@click.argument(
+    "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option(
+    "--split",
+    type=click.Choice(["test", "validation", "train"]),
+    default="test",
+    show_default=True,
+    help="Which split to evaluate on.",
+)
+@click.option(
+    "--config",
+    "-c",
+    "config_name",
+    metavar="NAME|PATH",
+    help="Evaluate on the data of another config (its data section is used).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a data key of the run's config, e.g. --set data.distance=60.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), help="Texts per batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@handle_errors
+def evaluate(run_dir, split, config_name, overrides, batch_size, as_json):
+    """Evaluate a trained run on a split of its dataset or of another one.
+
+    Prints accuracy, loss, macro-F1, per-class precision/recall/F1, the
+    confusion matrix and, for two classes, ROC-AUC.
+
+    \b
+    Examples:
+      textlstm evaluate runs/quickstart-20250101-120000
+      textlstm evaluate runs/quickstart-20250101-120000 --split validation --json
+      textlstm evaluate runs/quickstart-20250101-120000 --set data.distance=60
+      textlstm evaluate runs/imdb_bilstm-20250101-120000 --config my_reviews.yaml
+    """
+    import yaml
+
+    from textlstm.config import apply_overrides, load_config, validate_config
+
+    config = None
+    if config_name is not None:
+        config = load_config(config_name, overrides)
+    elif overrides:
+        run_config = yaml.safe_load(
+            (run_dir / "config.yaml").read_text(encoding="utf-8")
+        )
+        config = validate_config(apply_overrides(run_config, overrides))
+
+    from textlstm.evaluation import evaluate_run  # heavy: TensorFlow
+
+    metrics = evaluate_run(run_dir, split, config=config, batch_size=batch_size)
+    if as_json:
+        click.echo(json.dumps(metrics))
+        return
+    _print_metrics(metrics)
+
+
+def _print_metrics(metrics) -> None:
+    from rich.table import Table
+
+    console = _console()
+    summary = (
+        f"[bold]{metrics['split']}[/] ({metrics['num_examples']} texts): "
+        f"accuracy [bold]{metrics['accuracy']:.4f}[/]  "
+        f"macro-F1 {metrics['macro_f1']:.4f}  loss {metrics['loss']:.4f}"
+    )
+    if metrics.get("roc_auc") is not None:
+        summary += f"  ROC-AUC {metrics['roc_auc']:.4f}"
+    console.print(summary)
+    per_class = Table("class", "precision", "recall", "F1", "support")
+    for name, scores in metrics["per_class"].items():
+        per_class.add_row(
+            name,
+            f"{scores['precision']:.4f}",
+            f"{scores['recall']:.4f}",
+            f"{scores['f1']:.4f}",
+            str(scores["support"]),
+        )
+    console.print(per_class)
+    names = metrics["class_names"]
+    matrix = Table("true \\ predicted", *names, title="confusion matrix")
+    for name, row in zip(names, metrics["confusion_matrix"]):
+        matrix.add_row(name, *(str(count) for count in row))
+    console.print(matrix)
+
+
+# --------------------------------------------------------------------------- #
+# predict
+
+
+@cli.command()
+@click.argument(
+    "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.argument("texts", nargs=-1)
+@click.option(
+    "--input",
+    "-i",
+    "input_file",
+    type=click.File("r", encoding="utf-8", errors="replace"),
+    help="Read one text per line from FILE ('-' for stdin).",
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object per text (JSON lines).",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@handle_errors
+def predict(run_dir, texts, input_file, as_json, batch_size):
+    """Classify texts with a trained run: arguments, a file, or stdin.
+
+    Reads TEXT arguments, else one text per line from --input FILE, else
+    from stdin. Every line gets a prediction, empty ones included.
+
+    \b
+    Examples:
+      textlstm predict runs/quickstart-20250101-120000 "i found this film dull ."
+      textlstm predict runs/quickstart-20250101-120000 --input reviews.txt --json
+      cat reviews.txt | textlstm predict runs/quickstart-20250101-120000 --json
+    """
+    if texts and input_file is not None:
+        raise click.UsageError("give TEXT arguments or --input FILE, not both")
+    if not (run_dir / "model.keras").is_file():
+        raise click.BadParameter(
+            f"{run_dir} has no model.keras (is it a finished textlstm run folder?)",
+            param_hint="RUN_DIR",
+        )
+    if texts:
+        lines = iter(texts)
+    else:
+        if input_file is None:
+            if sys.stdin.isatty():
+                raise click.UsageError(
+                    "give TEXT arguments, --input FILE, or pipe texts"
+                )
+            input_file = click.get_text_stream(
+                "stdin", encoding="utf-8", errors="replace"
+            )
+        lines = (line.rstrip("\r\n") for line in input_file)
+
+    from textlstm.evaluation import predict_texts  # heavy: TensorFlow
+
+    for record in predict_texts(run_dir, lines, batch_size=batch_size):
+        if as_json:
+            line = json.dumps(record, ensure_ascii=False)
+        else:
+            best = record["probabilities"][record["label"]]
+            shown = record["text"].replace("\n", " ")
+            shown = shown if len(shown) <= 70 else shown[:67] + "..."
+            line = f"{record['label']}\t{best:.4f}\t{shown}"
+        click.echo(line.encode("utf-8", errors="replace").decode("utf-8"))
+
+
+# --------------------------------------------------------------------------- #
+# configs and info
+
+
+@cli.command()
+@click.argument("name", required=False, metavar="[NAME|PATH]")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Preview an override.",
+)
+@click.option(
+    "--keys", is_flag=True, help="List every config key with its default and meaning."
+)
+@handle_errors
+def configs(name, overrides, keys):
+    """List the presets, or print one fully resolved (every key).
+
+    \b
+    Examples:
+      textlstm configs                      # the presets
+      textlstm configs quickstart           # the resolved YAML of one
+      textlstm configs imdb_bilstm --set model.units=128
+      textlstm configs --keys               # every key, default and meaning
+    """
+    from rich.table import Table
+
+    from textlstm import config as config_lib
+
+    if keys:
+        table = Table("key", "type / allowed", "default", "meaning")
+        for row in config_lib.describe_schema():
+            table.add_row(*row)
+        _console().print(table)
+        return
+    if name is None:
+        if overrides:
+            raise click.UsageError("--set needs a NAME")
+        table = Table("preset", "description")
+        for preset in config_lib.list_presets():
+            table.add_row(preset, config_lib.load_config(preset)["description"])
+        _console().print(table)
+        click.echo("Print one with: textlstm configs NAME")
+        return
+    click.echo(
+        config_lib.dump_config(config_lib.load_config(name, overrides)), nl=False
+    )
 
 
 @cli.command()
@@ -50,6 +494,9 @@ def info(as_json):
 
 def main():
     """Console-script entry point."""
+    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) buries the
+    # progress output; warnings and errors still show.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cli(prog_name="textlstm")
 
 
