@@ -5,6 +5,7 @@ with the Keras built-ins, plus variants Keras does not ship.
 """
 
 from textlstm.layers.base import RecurrentCell, RecurrentLayer
+from textlstm.layers.fast_tf import fast_path_options
 from textlstm.layers.gates import gate_activations
 from textlstm.layers.gru import GRU, GRUCell
 from textlstm.layers.lstm import LSTM, LSTMCell
@@ -21,6 +22,7 @@ __all__ = [
     "RecurrentCell",
     "RecurrentLayer",
     "available_kernel_paths",
+    "fast_path_options",
     "gate_activations",
 ]
 

@@ -17,11 +17,86 @@ back to the step-by-step cell whenever this module does not apply.
 Inputs here are time-major: `(time, batch, features)`.
 """
 
+import contextlib
+import contextvars
+
 import tensorflow as tf
 
-# XLA compiles one kernel per input shape and caches it; `reduce_retracing`
-# keeps the number of traced Python functions small.
-_jit = tf.function(jit_compile=True, reduce_retracing=True, autograph=False)
+# Steps per loop iteration: fewer iterations, and XLA fuses across steps.
+UNROLL = 4
+
+_XLA = contextvars.ContextVar("textlstm_fast_path_xla", default=True)
+
+
+@contextlib.contextmanager
+def fast_path_options(xla=True):
+    """Choose how the fast path is compiled while tracing in this block.
+
+    Args:
+        xla: With `True` (default) the loops are `jit_compile=True`
+            functions: fastest, but they carry XLA's must-compile attribute
+            into graphs and SavedModels. With `False` the same loops are plain
+            TensorFlow ops, for graphs that must run on any TensorFlow runtime
+            (the `cpu` and `gpu` export targets).
+
+    Example:
+
+    >>> import numpy as np, tensorflow as tf
+    >>> from textlstm.layers import LSTM, fast_path_options
+    >>> layer = LSTM(2)
+    >>> with fast_path_options(xla=False):
+    ...     y = tf.function(layer)(np.ones((1, 3, 2), "float32"))
+    >>> layer.kernel_path
+    'fast'
+    """
+    token = _XLA.set(bool(xla))
+    try:
+        yield
+    finally:
+        _XLA.reset(token)
+
+
+def _compiled(fn):
+    """`fn` as a tf.function with and without XLA, chosen at call time.
+
+    XLA compiles one kernel per input shape and caches it.
+    """
+    variants = {
+        xla: tf.function(fn, jit_compile=xla, reduce_retracing=True, autograph=False)
+        for xla in (True, False)
+    }
+
+    def call(*args):
+        return variants[_XLA.get()](*args)
+
+    call.variants = variants
+    return call
+
+
+def _loop(step, steps, carry, reverse=False):
+    """`carry = step(t, carry)` for t in `range(steps)` (or reversed).
+
+    Runs `UNROLL` steps per `tf.while_loop` iteration, then the remainder.
+    """
+    blocks = steps // UNROLL
+    rest = blocks * UNROLL
+    sign = -1 if reverse else 1
+
+    def block(k, carry):
+        for j in range(UNROLL):
+            carry = step(k * UNROLL + (UNROLL - 1 - j if reverse else j), carry)
+        return k + sign, carry
+
+    def single(t, carry):
+        return t + sign, step(t, carry)
+
+    if reverse:
+        _, carry = tf.while_loop(lambda t, _: t >= rest, single, (steps - 1, carry))
+        _, carry = tf.while_loop(lambda k, _: k >= 0, block, (blocks - 1, carry))
+    else:
+        _, carry = tf.while_loop(lambda k, _: k < blocks, block, (0, carry))
+        _, carry = tf.while_loop(lambda t, _: t < steps, single, (rest, carry))
+    return carry
 
 
 def _no_tape(*tensors):
@@ -29,7 +104,7 @@ def _no_tape(*tensors):
 
 
 # -- LSTM ----------------------------------------------------------------------
-@_jit
+@_compiled
 def _lstm_forward(xw, h0, c0, recurrent_kernel, mask):
     """Returns the carried `h` and `c` of every step.
 
@@ -41,7 +116,8 @@ def _lstm_forward(xw, h0, c0, recurrent_kernel, mask):
     hs = tf.TensorArray(xw.dtype, size=steps)
     cs = tf.TensorArray(xw.dtype, size=steps)
 
-    def body(t, h, c, hs, cs):
+    def step(t, carry):
+        h, c, hs, cs = carry
         z = xw[t] + tf.matmul(h, recurrent_kernel)
         gates = tf.sigmoid(z)
         i, f, o = gates[:, :units], gates[:, units : 2 * units], gates[:, 3 * units :]
@@ -52,9 +128,9 @@ def _lstm_forward(xw, h0, c0, recurrent_kernel, mask):
             keep = mask[t] > 0
             c_new = tf.where(keep, c_new, c)
             h_new = tf.where(keep, h_new, h)
-        return t + 1, h_new, c_new, hs.write(t, h_new), cs.write(t, c_new)
+        return h_new, c_new, hs.write(t, h_new), cs.write(t, c_new)
 
-    _, _, _, hs, cs = tf.while_loop(lambda t, *_: t < steps, body, (0, h0, c0, hs, cs))
+    _, _, hs, cs = _loop(step, steps, (h0, c0, hs, cs))
     return hs.stack(), cs.stack()
 
 
@@ -70,7 +146,7 @@ def _matmul_3d(x, kernel):
     return tf.reshape(flat, (shape[0], shape[1], -1))
 
 
-@_jit
+@_compiled
 def _lstm_backward(dhs, dcs, xw, hs, cs, h0, c0, recurrent_kernel, mask):
     """Gradients of the loop with respect to `xw`, `h0`, `c0` and `U`."""
     steps = tf.shape(hs)[0]
@@ -85,7 +161,8 @@ def _lstm_backward(dhs, dcs, xw, hs, cs, h0, c0, recurrent_kernel, mask):
     kernel_t = tf.transpose(recurrent_kernel)
     dzs = tf.TensorArray(hs.dtype, size=steps)
 
-    def body(t, dh_next, dc_next, dzs):
+    def step(t, carry):
+        dh_next, dc_next, dzs = carry
         dh = dhs[t] + dh_next
         dc = dcs[t] + dc_next
         if mask is not None:
@@ -107,12 +184,10 @@ def _lstm_backward(dhs, dcs, xw, hs, cs, h0, c0, recurrent_kernel, mask):
         dc_prev = dc * f_t
         if mask is not None:
             dh_prev, dc_prev = dh_prev + dh_skip, dc_prev + dc_skip
-        return t - 1, dh_prev, dc_prev, dzs.write(t, dz)
+        return dh_prev, dc_prev, dzs.write(t, dz)
 
-    _, dh0, dc0, dzs = tf.while_loop(
-        lambda t, *_: t >= 0,
-        body,
-        (steps - 1, tf.zeros_like(h0), tf.zeros_like(c0), dzs),
+    dh0, dc0, dzs = _loop(
+        step, steps, (tf.zeros_like(h0), tf.zeros_like(c0), dzs), reverse=True
     )
     dz = dzs.stack()
     d_kernel = tf.matmul(
@@ -168,14 +243,15 @@ def lstm(xw, h0, c0, recurrent_kernel, mask=None):
 
 
 # -- GRU (reset_after=True) ---------------------------------------------------
-@_jit
+@_compiled
 def _gru_forward(xw, h0, recurrent_kernel, recurrent_bias, mask):
     """Returns the carried `h` of every step (gates are recomputed later)."""
     steps = tf.shape(xw)[0]
     units = tf.shape(h0)[-1]
     hs = tf.TensorArray(xw.dtype, size=steps)
 
-    def body(t, h, hs):
+    def step(t, carry):
+        h, hs = carry
         x = xw[t]
         hu = tf.matmul(h, recurrent_kernel) + recurrent_bias
         zr = tf.sigmoid(x[:, : 2 * units] + hu[:, : 2 * units])
@@ -184,13 +260,13 @@ def _gru_forward(xw, h0, recurrent_kernel, recurrent_bias, mask):
         h_new = z * h + (1 - z) * n
         if mask is not None:
             h_new = tf.where(mask[t] > 0, h_new, h)
-        return t + 1, h_new, hs.write(t, h_new)
+        return h_new, hs.write(t, h_new)
 
-    _, _, hs = tf.while_loop(lambda t, *_: t < steps, body, (0, h0, hs))
+    _, hs = _loop(step, steps, (h0, hs))
     return hs.stack()
 
 
-@_jit
+@_compiled
 def _gru_backward(dhs, xw, hs, h0, recurrent_kernel, recurrent_bias, mask):
     steps = tf.shape(hs)[0]
     units = tf.shape(h0)[-1]
@@ -203,7 +279,8 @@ def _gru_backward(dhs, xw, hs, h0, recurrent_kernel, recurrent_bias, mask):
     kernel_t = tf.transpose(recurrent_kernel)
     dxws = tf.TensorArray(hs.dtype, size=steps)
 
-    def body(t, dh_next, dxws):
+    def step(t, carry):
+        dh_next, dxws = carry
         dh = dhs[t] + dh_next
         if mask is not None:
             keep = mask[t]
@@ -215,11 +292,9 @@ def _gru_backward(dhs, xw, hs, h0, recurrent_kernel, recurrent_bias, mask):
         dh_prev = dh * z_t + tf.matmul(tf.concat([dz, dr, dn * r_t], -1), kernel_t)
         if mask is not None:
             dh_prev = dh_prev + dh_skip
-        return t - 1, dh_prev, dxws.write(t, tf.concat([dz, dr, dn], -1))
+        return dh_prev, dxws.write(t, tf.concat([dz, dr, dn], -1))
 
-    _, dh0, dxws = tf.while_loop(
-        lambda t, *_: t >= 0, body, (steps - 1, tf.zeros_like(h0), dxws)
-    )
+    dh0, dxws = _loop(step, steps, (tf.zeros_like(h0), dxws), reverse=True)
     dxw = dxws.stack()
     # The recurrent part of the candidate is reset: d(h U)_n = dn * r.
     dhu = tf.concat([dxw[..., : 2 * units], dxw[..., 2 * units :] * r], -1)

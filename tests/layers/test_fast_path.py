@@ -1,0 +1,156 @@
+"""The fast path against the step-by-step cell, and when each one runs."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.layers.parity import TOLERANCE, forward_and_gradients, random_inputs
+from tests.layers.test_parity import padding_mask
+from textlstm import layers as tl
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the fast path is TensorFlow's"
+)
+
+KINDS = {"lstm": tl.LSTM, "gru": tl.GRU}
+
+
+def twins(kind, units=4, **kwargs):
+    """Two identical layers, the second forced onto the step-by-step cell."""
+    fast, step = KINDS[kind](units, **kwargs), KINDS[kind](units, **kwargs)
+    step.fast_path = False
+    return fast, step
+
+
+def compare(fast, step, inputs, **call_kwargs):
+    fast(inputs, **call_kwargs)
+    step(inputs, **call_kwargs)
+    step.set_weights(fast.get_weights())
+    out_a, grad_a = forward_and_gradients(fast, inputs, **call_kwargs)
+    out_b, grad_b = forward_and_gradients(step, inputs, **call_kwargs)
+    for a, b in zip(out_a + grad_a, out_b + grad_b, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE)
+    assert (fast.kernel_path, step.kernel_path) == ("fast", "step")
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("steps", [1, 3, 4, 5, 9])  # around the unroll factor
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_fast_matches_step_for_all_lengths(kind, steps, go_backwards):
+    fast, step = twins(
+        kind, return_sequences=True, return_state=True, go_backwards=go_backwards
+    )
+    compare(fast, step, random_inputs((3, steps, 5), seed=steps))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("pre", [False, True], ids=["post", "pre"])
+def test_fast_matches_step_with_masks(kind, pre):
+    fast, step = twins(kind, return_sequences=True, return_state=True)
+    mask = padding_mask([9, 5, 0, 1], time=9, pre=pre)
+    compare(fast, step, random_inputs((4, 9, 5)), mask=mask)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_fast_matches_step_with_initial_state_and_mask(kind):
+    fast, step = twins(kind, return_sequences=True, return_state=True)
+    num_states = 2 if kind == "lstm" else 1
+    states = [random_inputs((3, 4), seed=5 + k) for k in range(num_states)]
+    inputs = random_inputs((3, 6, 5))
+    mask = padding_mask([6, 0, 2], time=6, pre=True)
+    for layer in (fast, step):
+        layer(inputs)
+    step.set_weights(fast.get_weights())
+    a = fast(inputs, initial_state=states, mask=mask)
+    b = step(inputs, initial_state=states, mask=mask)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_allclose(x, y, rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_training_with_input_dropout_stays_fast_and_exact(kind):
+    fast, step = twins(kind, dropout=0.5, seed=7, return_sequences=True)
+    inputs = random_inputs((3, 6, 5))
+    compare(fast, step, inputs, training=True)
+
+
+@pytest.mark.parametrize(
+    "kind, kwargs, training",
+    [
+        ("lstm", {"recurrent_dropout": 0.2}, True),
+        ("gru", {"recurrent_dropout": 0.2}, True),
+        ("gru", {"reset_after": False}, False),
+        ("lstm", {"activation": "relu"}, False),
+        ("gru", {"recurrent_activation": "hard_sigmoid"}, False),
+    ],
+)
+def test_falls_back_to_the_cell(kind, kwargs, training):
+    layer = KINDS[kind](3, **kwargs)
+    layer(random_inputs((2, 4, 3)), training=training)
+    assert layer.kernel_path == "step"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_recurrent_dropout_at_inference_is_fast(kind):
+    layer = KINDS[kind](3, recurrent_dropout=0.3)
+    layer(random_inputs((2, 4, 3)), training=False)
+    assert layer.kernel_path == "fast"
+
+
+def test_mixed_precision_falls_back_to_the_cell():
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        layer = tl.LSTM(3)
+        assert layer(random_inputs((2, 4, 3))).dtype == "float16"
+        assert layer.kernel_path == "step"
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("xla", [True, False])
+def test_graph_mode_with_and_without_xla(kind, xla):
+    fast, step = twins(kind, return_sequences=True)
+    inputs = random_inputs((2, 7, 3))
+    fast(inputs)
+    step(inputs)
+    step.set_weights(fast.get_weights())
+    with tl.fast_path_options(xla=xla):
+        graph_output = tf.function(fast)(inputs)
+    np.testing.assert_allclose(graph_output, step(inputs), rtol=0, atol=TOLERANCE)
+
+
+def test_xla_option_controls_the_compiled_graph():
+    layer = tl.LSTM(2)
+    inputs = tf.TensorSpec((1, 3, 2), tf.float32)
+    layer(np.zeros((1, 3, 2), "float32"))
+
+    def must_compile_ops(xla):
+        with tl.fast_path_options(xla=xla):
+            graph = tf.function(layer).get_concrete_function(inputs).graph
+        library = graph.as_graph_def().library.function
+        return [
+            f.signature.name
+            for f in library
+            if "_XlaMustCompile" in f.attr and f.attr["_XlaMustCompile"].b
+        ]
+
+    assert must_compile_ops(True)
+    assert must_compile_ops(False) == []
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_fit_trains_with_the_fast_path(kind):
+    """A few steps of model.fit lower the loss, through the custom gradient."""
+    keras.utils.set_random_seed(0)
+    inputs = random_inputs((32, 6, 4))
+    targets = (inputs.sum(axis=(1, 2)) > 0).astype("float32")
+    model = keras.Sequential(
+        [keras.Input((6, 4)), KINDS[kind](8), keras.layers.Dense(1, "sigmoid")]
+    )
+    model.compile(keras.optimizers.Adam(0.05), "binary_crossentropy")
+    history = model.fit(inputs, targets, epochs=15, batch_size=32, verbose=0)
+    assert model.layers[0].kernel_path == "fast"
+    assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
