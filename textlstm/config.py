@@ -390,7 +390,7 @@ def _locate(name_or_path) -> Path:
     looks_like_path = os.sep in text or "/" in text or text.endswith((".yaml", ".yml"))
     path = Path(text).expanduser()
     if path.is_file():
-        return path
+        return Path(os.path.abspath(path))
     if looks_like_path:
         raise ConfigError(f"config: file not found: {text}")
     return preset_path(text)
@@ -581,12 +581,16 @@ def _check_rules(config: dict) -> None:
 
 
 def _unknown(key: str, known: list[str]) -> str:
+    section, dot, sub = key.partition(".")
+    if dot and section in SCHEMA:
+        # Match within the section: a shared "model." prefix is no evidence.
+        keys = list(SCHEMA[section])
+        close = difflib.get_close_matches(sub, keys, n=1, cutoff=0.6)
+        if close:
+            return f"{key}: unknown key; did you mean {section}.{close[0]}?"
+        return f"{key}: unknown key; keys of {section}: {', '.join(keys)}"
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
-    section = key.partition(".")[0]
-    if not close and "." in key and section in SCHEMA:
-        keys = [k.partition(".")[2] for k in known if k.startswith(f"{section}.")]
-        hint = f"; keys of {section}: {', '.join(keys)}"
     return f"{key}: unknown key{hint}"
 
 
