@@ -218,3 +218,17 @@ def test_apply_overrides_does_not_mutate():
     config = default_config()
     apply_overrides(config, ["model.units=9"])
     assert config["model"]["units"] == 64
+
+
+def test_split_names_of_tfds_are_not_paths():
+    config = load_config("imdb_bilstm", ["data.train=train[:80%]"])
+    assert config["data"]["train"] == "train[:80%]"
+    assert load_config("csv", ["data.train=x.csv"])["data"]["train"].endswith("/x.csv")
+
+
+def test_class_names_is_a_list_of_names():
+    config = load_config("quickstart", ["data.class_names=[neg, pos]"])
+    assert config["data"]["class_names"] == ["neg", "pos"]
+    assert error_of("quickstart", "data.class_names=neg") == (
+        "data.class_names: expected a list of names, got 'neg' (str)"
+    )

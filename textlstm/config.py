@@ -59,15 +59,17 @@ class Option:
     """One config key: its type, default, allowed values and meaning.
 
     Args:
-        type: `int`, `float`, `bool` or `str`.
+        type: `int`, `float`, `bool`, `str`, or `list` (of strings).
         default: The value used when a config does not set the key.
         doc: One line a user reads in `textlstm configs --keys`.
         choices: The allowed values, or `None` for any value of `type`.
         nullable: Whether `null` (None) is allowed.
         minimum: Smallest allowed number (inclusive), or `None`.
         maximum: Largest allowed number (inclusive), or `None`.
-        path: A filesystem path: relative values in a config file resolve
-            against that file's folder.
+        path: The data sources for which the key is a filesystem path
+            (`True`: all). A relative path in a config file resolves
+            against the file's folder; one given with `--set`, against the
+            current directory.
     """
 
     type: type
@@ -77,10 +79,11 @@ class Option:
     nullable: bool = False
     minimum: float | None = None
     maximum: float | None = None
-    path: bool = False
+    path: bool | tuple[str, ...] = False
 
 
 _O = Option
+_FILE_SOURCES = ("csv", "tsv", "jsonl")
 CELLS = ("lstm", "gru", "peephole_lstm", "layernorm_lstm", "cifg_lstm")
 
 #: Every config key, by section. Add rows here to add keys: defaults, type
@@ -99,43 +102,72 @@ SCHEMA: dict[str, dict[str, Option]] = {
             None,
             "TFDS data folder (tfds only); null: TFDS_DATA_DIR or the TFDS default.",
             nullable=True,
-            path=True,
+            path=("tfds",),
         ),
         "path": _O(
             str,
             None,
             "Root of the aclImdb layout root/<split>/<class>/*.txt (directory).",
             nullable=True,
-            path=True,
+            path=("directory",),
         ),
         "train": _O(
-            str, None, "Training file (csv, tsv, jsonl).", nullable=True, path=True
+            str,
+            None,
+            "Training file (csv, tsv, jsonl) or tfds split name (tfds).",
+            nullable=True,
+            path=_FILE_SOURCES,
         ),
         "validation": _O(
             str,
             None,
-            "Validation file (csv, tsv, jsonl); null: split from train.",
+            "Validation file or tfds split; null: held out of train.",
             nullable=True,
-            path=True,
+            path=_FILE_SOURCES,
         ),
-        "test": _O(str, None, "Test file (csv, tsv, jsonl).", nullable=True, path=True),
+        "test": _O(
+            str,
+            None,
+            "Test file or tfds split; null: held out of train.",
+            nullable=True,
+            path=_FILE_SOURCES,
+        ),
         "text_column": _O(str, "text", "Column or field holding the text."),
         "label_column": _O(str, "label", "Column or field holding the label."),
-        "size": _O(
-            int, 2000, "Number of training reviews (synthetic only).", minimum=1
+        "class_names": _O(
+            list,
+            None,
+            "Class names in label-id order; null: sorted labels found in train.",
+            nullable=True,
         ),
-        "distance": _O(
-            int,
-            30,
-            "Minimum number of words between cue and qualifier (synthetic only).",
-            minimum=0,
+        "delimiter": _O(
+            str,
+            None,
+            "Field separator of csv/tsv files; null: comma (csv) or tab (tsv).",
+            nullable=True,
         ),
         "validation_fraction": _O(
             float,
             0.1,
-            "Fraction of train held out for validation when the source has none.",
+            "Share of train held out for validation when the source has none.",
             minimum=0.0,
             maximum=0.9,
+        ),
+        "test_fraction": _O(
+            float,
+            0.2,
+            "Share of train held out for test when the source has none.",
+            minimum=0.0,
+            maximum=0.9,
+        ),
+        "size": _O(int, 5000, "Training reviews (synthetic only).", minimum=1),
+        "test_size": _O(int, 1000, "Test reviews (synthetic only).", minimum=1),
+        "distance": _O(
+            int,
+            10,
+            "Words between the final verdict and the end, at least "
+            "(synthetic only; each review draws from [distance, 2 * distance]).",
+            minimum=0,
         ),
     },
     "text": {
@@ -158,6 +190,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "post",
             "Which end of a long text is cut.",
             choices=("post", "pre"),
+        ),
+        "lowercase": _O(bool, True, "Lowercase texts (Unicode-aware)."),
+        "strip_html": _O(bool, True, "Replace HTML tags and entities by spaces."),
+        "strip_punctuation": _O(
+            bool, True, "Drop apostrophes and replace punctuation by spaces."
         ),
         "bucketing": _O(
             bool, False, "Batch texts of similar length together (faster on long texts)"
@@ -371,17 +408,20 @@ def load_config(
     Raises:
         ConfigError: missing file, bad YAML, unknown key, bad type or value.
     """
-    if name_or_path is None:
-        raw, base = {}, Path.cwd()
-    else:
+    raw, base = {}, Path.cwd()
+    if name_or_path is not None:
         path = _locate(name_or_path)
-        raw = _read_yaml(path)
-        base = path.parent
-        if "name" not in raw:
-            raw["name"] = path.stem
+        raw, base = _read_yaml(path), path.parent
+        raw.setdefault("name", path.stem)
     config = _merge(default_config(), raw)
-    config = _resolve_paths(config, raw, base)
+    bases = {key: base for key in _path_keys() if _get(raw, key) is not None}
+    overrides = list(overrides)
     config = apply_overrides(config, overrides)
+    for override in overrides:
+        key = override.partition("=")[0].strip()
+        if key in _path_keys():
+            bases[key] = Path.cwd()
+    config = _resolve_paths(config, bases)
     return validate_config(config)
 
 
@@ -440,12 +480,30 @@ def _merge(config: dict, raw: Mapping) -> dict:
     return config
 
 
-def _resolve_paths(config: dict, raw: Mapping, base: Path) -> dict:
-    for section, options in SCHEMA.items():
-        for key, option in options.items():
-            value = config[section][key]
-            if option.path and isinstance(value, str) and value:
-                config[section][key] = _absolute(value, base)
+def _path_keys() -> dict[str, Option]:
+    return {
+        f"{section}.{key}": option
+        for section, options in SCHEMA.items()
+        for key, option in options.items()
+        if option.path
+    }
+
+
+def _get(raw: Mapping, dotted: str):
+    section, _, key = dotted.partition(".")
+    values = raw.get(section)
+    return values.get(key) if isinstance(values, Mapping) else None
+
+
+def _resolve_paths(config: dict, bases: Mapping[str, Path]) -> dict:
+    """Make relative paths absolute, each against the folder it came from."""
+    source = config["data"].get("source")
+    for dotted, option in _path_keys().items():
+        section, _, key = dotted.partition(".")
+        value = config[section][key]
+        applies = option.path is True or source in option.path
+        if applies and dotted in bases and isinstance(value, str) and value:
+            config[section][key] = _absolute(value, bases[dotted])
     return config
 
 
@@ -483,8 +541,6 @@ def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
         option = SCHEMA[section][sub]
         if option.type is str and value is not None and not isinstance(value, str):
             value = text.strip()  # `--set data.name=123` means the string "123"
-        if option.path and isinstance(value, str) and value:
-            value = _absolute(value, Path.cwd())
         config[section][sub] = value
     return config
 
@@ -550,6 +606,13 @@ def _check(key: str, value, option: Option):
     elif option.type is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {_show(value)}")
+    elif option.type is list:
+        if not isinstance(value, list) or not all(
+            isinstance(item, (str, int)) and not isinstance(item, bool)
+            for item in value
+        ):
+            raise ConfigError(f"{key}: expected a list of names, got {_show(value)}")
+        value = [str(item) for item in value]
     if option.choices is not None and value not in option.choices:
         allowed = ", ".join(str(choice) for choice in option.choices)
         raise ConfigError(f"{key}: {value!r} is not one of {allowed}")
@@ -599,9 +662,9 @@ def _show(value) -> str:
 
 
 def _type_name(option: Option) -> str:
-    return {bool: "true or false", int: "an integer", float: "a number"}.get(
-        option.type, "a string"
-    )
+    names = {bool: "true or false", int: "an integer", float: "a number"}
+    names[list] = "a list of names"
+    return names.get(option.type, "a string")
 
 
 # --------------------------------------------------------------------------- #
