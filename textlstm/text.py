@@ -1,0 +1,500 @@
+"""Text standardization, the vectorizer layer and batching.
+
+Strings become token ids inside a Keras layer, `TextVectorizer`, so the
+preprocessing is saved with the model (`.keras`) and exported with it: it is
+built only from stock TensorFlow string and ragged ops, no custom ops.
+Token id 0 is padding and id 1 the out-of-vocabulary token `[UNK]`; a model
+starting with `Embedding(mask_zero=True)` therefore masks the padding, so
+padding never changes a prediction, whichever side it is on.
+
+The `text` section of the config (missing keys take the defaults):
+
+| key | default | meaning |
+| --- | --- | --- |
+| `max_tokens` | `20000` | vocabulary size, padding and `[UNK]` included |
+| `sequence_length` | `200` | tokens per text after padding/truncation |
+| `level` | `"word"` | `word` (split on whitespace) or `character` |
+| `ngrams` | `1` | `n` > 1 appends all 2..n-grams after the words |
+| `lowercase` | `True` | lowercase (Unicode-aware) |
+| `strip_html` | `True` | replace HTML tags (`<br />`) and entities by spaces |
+| `strip_punctuation` | `True` | drop apostrophes, replace other punctuation by spaces |
+| `padding` | `"post"` | `post` (pad at the end) or `pre` (at the start) |
+| `truncation` | `"post"` | `post` keeps the first tokens, `pre` the last ones |
+| `bucketing` | `False` | batch texts of similar length and trim padding |
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+TEXT_DEFAULTS: dict[str, Any] = {
+    "max_tokens": 20000,
+    "sequence_length": 200,
+    "level": "word",
+    "ngrams": 1,
+    "lowercase": True,
+    "strip_html": True,
+    "strip_punctuation": True,
+    "padding": "post",
+    "truncation": "post",
+    "bucketing": False,
+}
+_CHOICES = {
+    "level": ("word", "character"),
+    "padding": ("post", "pre"),
+    "truncation": ("post", "pre"),
+}
+
+# RE2 patterns (tf.strings.regex_replace).
+_HTML_TAG = r"</?[A-Za-z][^<>]*>"
+_HTML_ENTITY = r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z]+);"
+_APOSTROPHE = r"['\x{2019}]"
+# Unicode punctuation plus the ASCII symbols Keras strips; emoji are kept.
+_PUNCTUATION = r"[\p{P}$+<=>^`|~]"
+_SPACE = r"[\s\p{Cc}\p{Cf}]+"
+
+
+def text_config(text: dict | None = None) -> dict[str, Any]:
+    """Return the `text` config with defaults filled in and values checked.
+
+    Args:
+        text: A possibly partial `text` config dict (or `None`).
+
+    Returns:
+        A new dict with every key of `TEXT_DEFAULTS`.
+
+    Raises:
+        ValueError: naming the key, the bad value and the allowed values.
+
+    Example:
+
+    >>> text_config({"padding": "pre"})["padding"], text_config()["max_tokens"]
+    ('pre', 20000)
+    """
+    config = {**TEXT_DEFAULTS, **(text or {})}
+    for key, allowed in _CHOICES.items():
+        if config[key] not in allowed:
+            raise ValueError(
+                f"text.{key}: {config[key]!r} is not one of {', '.join(allowed)}"
+            )
+    for key, low in (("max_tokens", 3), ("sequence_length", 1), ("ngrams", 1)):
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"text.{key}: {value!r} is not an integer >= {low}")
+    return config
+
+
+def standardize_text(
+    texts: tf.Tensor,
+    *,
+    lowercase: bool = True,
+    strip_html: bool = True,
+    strip_punctuation: bool = True,
+) -> tf.Tensor:
+    """Clean a string tensor of any shape with stock `tf.strings` ops.
+
+    Invalid UTF-8 is replaced (U+FFFD), so arbitrary bytes never fail.
+    Whitespace and control characters collapse to single spaces.
+
+    Args:
+        texts: `tf.string` tensor (or anything convertible to one).
+        lowercase: Lowercase, Unicode-aware.
+        strip_html: Replace HTML tags such as `<br />` and entities by spaces.
+        strip_punctuation: Drop apostrophes (`don't` -> `dont`) and replace
+            other punctuation by spaces.
+
+    Returns:
+        A `tf.string` tensor of the same shape.
+
+    Example:
+
+    >>> standardize_text(["A <b>Great</b> film!"], lowercase=False).numpy()
+    array([b'A Great film'], dtype=object)
+    """
+    texts = tf.convert_to_tensor(texts, dtype=tf.string)
+    texts = tf.strings.unicode_transcode(
+        texts, "UTF-8", "UTF-8", errors="replace", replace_control_characters=False
+    )
+    if strip_html:
+        texts = tf.strings.regex_replace(texts, _HTML_TAG, " ")
+        texts = tf.strings.regex_replace(texts, _HTML_ENTITY, " ")
+    if lowercase:
+        texts = tf.strings.lower(texts, encoding="utf-8")
+    if strip_punctuation:
+        texts = tf.strings.regex_replace(texts, _APOSTROPHE, "")
+        texts = tf.strings.regex_replace(texts, _PUNCTUATION, " ")
+    texts = tf.strings.regex_replace(texts, _SPACE, " ")
+    return tf.strings.strip(texts)
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+def standardize(texts: tf.Tensor) -> tf.Tensor:
+    """The default standardization: lowercase, no HTML, no punctuation.
+
+    Registered with Keras, so it can also be given to a plain
+    `keras.layers.TextVectorization(standardize=standardize)` that survives
+    `.keras` save and load.
+
+    Args:
+        texts: `tf.string` tensor of any shape.
+
+    Returns:
+        The standardized `tf.string` tensor, same shape.
+
+    Example:
+
+    >>> standardize(["I <br />didn't LIKE it...  at all!"]).numpy()
+    array([b'i didnt like it at all'], dtype=object)
+    """
+    return standardize_text(texts)
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class TextVectorizer(keras.layers.TextVectorization):
+    """Strings to fixed-length token ids, with pre- or post-padding.
+
+    A `keras.layers.TextVectorization` that standardizes with
+    `standardize_text`, pads and truncates on either side, and saves its
+    configuration and vocabulary with the model. Id 0 is padding, 1 `[UNK]`.
+    Usually built with `build_vectorizer(text_config, train_texts)`.
+
+    Args:
+        max_tokens: Vocabulary size including padding and `[UNK]`.
+        sequence_length: Length of every output row.
+        level: `"word"` or `"character"`.
+        ngrams: `n` > 1 appends all 2..n-grams after the unigrams.
+        lowercase: Lowercase the text.
+        strip_html: Replace HTML tags and entities by spaces.
+        strip_punctuation: Drop apostrophes, replace punctuation by spaces.
+        padding: `"post"` pads at the end, `"pre"` at the start.
+        truncation: `"post"` keeps the first `sequence_length` tokens,
+            `"pre"` the last ones.
+        vocabulary: Optional list of tokens (no padding or `[UNK]`) instead
+            of `adapt()`.
+        **kwargs: Base layer arguments (`name`, ...).
+
+    Call arguments:
+        inputs: `tf.string` tensor of shape `[batch]` (or `[batch, 1]`).
+
+    Returns:
+        `int64` tensor of shape `[batch, sequence_length]`.
+
+    Example:
+
+    >>> layer = TextVectorizer(sequence_length=4, padding="pre")
+    >>> layer.adapt(["good film", "bad film"])
+    >>> layer(["a GOOD film!"]).numpy()
+    array([[0, 1, 3, 2]])
+    """
+
+    def __init__(
+        self,
+        max_tokens: int = 20000,
+        sequence_length: int = 200,
+        level: str = "word",
+        ngrams: int = 1,
+        lowercase: bool = True,
+        strip_html: bool = True,
+        strip_punctuation: bool = True,
+        padding: str = "post",
+        truncation: str = "post",
+        vocabulary=None,
+        **kwargs,
+    ):
+        for name in ("vocabulary_size", "standardize", "split", "output_mode"):
+            kwargs.pop(name, None)  # a TextVectorization config, not ours
+        text_config(
+            {
+                "max_tokens": max_tokens,
+                "sequence_length": sequence_length,
+                "level": level,
+                "ngrams": ngrams,
+                "padding": padding,
+                "truncation": truncation,
+            }
+        )
+        super().__init__(
+            max_tokens=max_tokens,
+            standardize=None,
+            split="whitespace" if level == "word" else "character",
+            ngrams=ngrams if ngrams > 1 else None,
+            output_mode="int",
+            ragged=True,  # padded and truncated in call(), on either side
+            vocabulary=vocabulary,
+            **kwargs,
+        )
+        self.sequence_length = sequence_length
+        self.level = level
+        self.ngram_width = ngrams
+        self.lowercase = lowercase
+        self.strip_html = strip_html
+        self.strip_punctuation = strip_punctuation
+        self.padding = padding
+        self.truncation = truncation
+
+    def standardize(self, texts) -> tf.Tensor:
+        """Apply this layer's standardization to a string tensor."""
+        return standardize_text(
+            texts,
+            lowercase=self.lowercase,
+            strip_html=self.strip_html,
+            strip_punctuation=self.strip_punctuation,
+        )
+
+    def update_state(self, data):
+        super().update_state(self.standardize(data))
+
+    def token_ids(self, inputs) -> tf.RaggedTensor:
+        """All token ids of each text, before padding and truncation."""
+        return super().call(self.standardize(inputs))
+
+    def call(self, inputs):
+        ids = self.token_ids(inputs)
+        return pad_ragged(ids, self.sequence_length, self.padding, self.truncation)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.sequence_length)
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config.update(
+            {
+                "max_tokens": self._lookup_layer.max_tokens,
+                "sequence_length": self.sequence_length,
+                "level": self.level,
+                "ngrams": self.ngram_width,
+                "lowercase": self.lowercase,
+                "strip_html": self.strip_html,
+                "strip_punctuation": self.strip_punctuation,
+                "padding": self.padding,
+                "truncation": self.truncation,
+                "vocabulary": _listify(self._lookup_layer.input_vocabulary),
+            }
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def _listify(vocabulary):
+    if vocabulary is None or isinstance(vocabulary, str):
+        return vocabulary
+    if tf.is_tensor(vocabulary):
+        vocabulary = vocabulary.numpy()
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in vocabulary]
+
+
+def pad_ragged(
+    ids: tf.RaggedTensor, length: int, padding: str = "post", truncation: str = "post"
+) -> tf.Tensor:
+    """Truncate and pad ragged rows of ids to a dense `[batch, length]` tensor.
+
+    Args:
+        ids: `tf.RaggedTensor` of shape `[batch, None]`.
+        length: Output row length.
+        padding: `"post"` (zeros after the ids) or `"pre"` (zeros before).
+        truncation: `"post"` keeps the first `length` ids, `"pre"` the last.
+
+    Returns:
+        A dense tensor of `ids.dtype`, padded with 0.
+
+    Example:
+
+    >>> ids = tf.ragged.constant([[1, 2, 3], [4]])
+    >>> pad_ragged(ids, 2, padding="pre", truncation="pre").numpy()
+    array([[2, 3],
+           [0, 4]], dtype=int32)
+    """
+    ids = ids[:, :length] if truncation == "post" else ids[:, -length:]
+    dense = ids.to_tensor(default_value=0, shape=[None, length])
+    if padding == "post":
+        return dense
+    # Shift each row right by its amount of padding.
+    shift = length - tf.cast(ids.row_lengths(), tf.int32)
+    source = tf.range(length)[tf.newaxis, :] - shift[:, tf.newaxis]
+    shifted = tf.gather(dense, tf.maximum(source, 0), batch_dims=1)
+    return tf.where(source >= 0, shifted, tf.zeros_like(shifted))
+
+
+def build_vectorizer(text: dict, train_texts: tf.data.Dataset) -> keras.layers.Layer:
+    """Build a `TextVectorizer` from the `text` config and adapt it.
+
+    Args:
+        text: The `text` config (partial dicts take the defaults).
+        train_texts: A `tf.data.Dataset` of string scalars, or of
+            `(text, label)` pairs (the labels are ignored), unbatched.
+
+    Returns:
+        The adapted layer: `tf.string [batch]` -> `int64 [batch, sequence_length]`.
+
+    Example:
+
+    >>> ds = tf.data.Dataset.from_tensor_slices(["a good film", "a bad film"])
+    >>> vectorizer = build_vectorizer({"sequence_length": 5}, ds)
+    >>> vectorizer(["a good one"]).numpy()
+    array([[3, 4, 1, 0, 0]])
+    """
+    config = text_config(text)
+    vectorizer = TextVectorizer(
+        **{k: v for k, v in config.items() if k != "bucketing"}, name="vectorizer"
+    )
+    if isinstance(train_texts.element_spec, tuple):
+        train_texts = train_texts.map(lambda text, *_: text)
+    vectorizer.adapt(train_texts.batch(1024))
+    return vectorizer
+
+
+def write_vocabulary(vectorizer, path) -> int:
+    """Write the vocabulary, one token per line, atomically.
+
+    Line `i` (counting from 0) is the token with id `i`: line 0 is the empty
+    padding token, line 1 `[UNK]`. The file is written to a temporary name in
+    the same folder and renamed, so a crash never leaves half a file.
+
+    Args:
+        vectorizer: A `TextVectorizer` or `keras.layers.TextVectorization`.
+        path: The file to write.
+
+    Returns:
+        The vocabulary size (number of lines).
+
+    Example:
+
+    >>> import pathlib, tempfile
+    >>> layer = TextVectorizer()
+    >>> layer.adapt(["b a b"])
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "vocab.txt"
+    >>> write_vocabulary(layer, path), path.read_text().split("\\n")
+    (4, ['', '[UNK]', 'b', 'a', ''])
+    """
+    vocabulary = vectorizer.get_vocabulary(include_special_tokens=True)
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(
+        dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            for token in vocabulary:
+                f.write(str(token) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return len(vocabulary)
+
+
+def read_vocabulary(path) -> list[str]:
+    """Read a file written by `write_vocabulary` (line `i` = token id `i`).
+
+    Args:
+        path: The vocabulary file.
+
+    Returns:
+        The tokens, padding (`""`) and `[UNK]` included.
+    """
+    with open(path, encoding="utf-8", newline="\n") as f:
+        return f.read().split("\n")[:-1]
+
+
+def make_batches(
+    ds: tf.data.Dataset,
+    vectorizer,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int,
+    bucketing: bool = False,
+) -> tf.data.Dataset:
+    """Vectorize, cache, shuffle, batch and prefetch `(text, label)` examples.
+
+    Texts are vectorized once (in large batches) and the ids cached in
+    memory; each epoch then reshuffles the cached ids (seeded, so the same
+    seed gives the same order of batches).
+
+    Args:
+        ds: Unbatched `(text, label)` dataset, as in `DatasetBundle`.
+        vectorizer: The layer from `build_vectorizer`.
+        batch_size: Examples per batch.
+        shuffle: Reshuffle every epoch (for training).
+        seed: Shuffle seed.
+        bucketing: Group texts of similar length into the same batch and trim
+            each batch's padding to its longest text. Batches then have shape
+            `[batch, L]` with `L <= sequence_length`, so the model's token
+            input must accept any length (`shape=(None,)`); with masking the
+            predictions are the same.
+
+    Returns:
+        A dataset of `(token_ids int64 [batch, length], label int64 [batch])`.
+
+    Example:
+
+    >>> ds = tf.data.Dataset.from_tensor_slices((["good", "bad"], [1, 0]))
+    >>> vectorizer = build_vectorizer({"sequence_length": 3}, ds)
+    >>> batches = make_batches(ds, vectorizer, 2, shuffle=False, seed=0)
+    >>> [(ids.shape, labels.numpy().tolist()) for ids, labels in batches]
+    [(TensorShape([2, 3]), [1, 0])]
+    """
+    size = int(ds.cardinality())
+    ids = (
+        ds.batch(1024)
+        .map(lambda text, label: (vectorizer(text), tf.cast(label, tf.int64)))
+        .unbatch()
+        .cache()
+    )
+    if shuffle:
+        buffer = size if size > 0 else 10_000
+        ids = ids.shuffle(min(buffer, 50_000), seed=seed, reshuffle_each_iteration=True)
+    if bucketing:
+        ids = _bucket(ids, batch_size, getattr(vectorizer, "padding", "post"))
+    else:
+        ids = ids.batch(batch_size)
+    return ids.prefetch(tf.data.AUTOTUNE)
+
+
+def bucket_boundaries(sequence_length: int, smallest: int = 16) -> list[int]:
+    """Length bucket edges growing by 1.5x up to `sequence_length`.
+
+    Example:
+
+    >>> bucket_boundaries(200)
+    [16, 24, 36, 54, 81, 121, 181]
+    """
+    edges, edge = [], smallest
+    while edge < sequence_length:
+        edges.append(edge)
+        edge = int(edge * 1.5)
+    return edges
+
+
+def _bucket(ids: tf.data.Dataset, batch_size: int, padding: str) -> tf.data.Dataset:
+    sequence_length = ids.element_spec[0].shape[-1]
+    boundaries = bucket_boundaries(sequence_length)
+
+    def length(token_ids, label):
+        return tf.math.count_nonzero(token_ids, dtype=tf.int32)
+
+    def trim(token_ids, labels):
+        width = tf.maximum(
+            tf.reduce_max(tf.math.count_nonzero(token_ids, axis=1, dtype=tf.int32)), 1
+        )
+        if padding == "post":
+            return token_ids[:, :width], labels
+        return token_ids[:, sequence_length - width :], labels
+
+    return ids.bucket_by_sequence_length(
+        length,
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        no_padding=True,
+    ).map(trim)
