@@ -64,6 +64,25 @@ def handle_errors(command):
     return wrapper
 
 
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the C++ start-up lines (oneDNN, CUDA probing)
+    sent to /dev/null: they bury the progress output and say nothing useful
+    on a CPU machine. Python exceptions still propagate; `TEXTLSTM_DEBUG=1`
+    keeps everything.
+    """
+    if os.environ.get("TEXTLSTM_DEBUG") or "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def _console(stderr: bool = False):
     from rich.console import Console
 
@@ -164,6 +183,7 @@ def fit(
     config = load_config(config_name, [*overrides, *flags])
 
     if resume:
+        import_tensorflow_quietly()
         from textlstm import training
 
         if run_dir is None:
@@ -190,7 +210,8 @@ def fit(
 
     err = _console(stderr=True)
     err.print(f"[bold]textlstm fit[/] {config['name']}: {config['description']}")
-    from textlstm import training  # heavy: TensorFlow
+    import_tensorflow_quietly()
+    from textlstm import training
 
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     result = training.fit(
@@ -311,7 +332,8 @@ def evaluate(run_dir, split, config_name, overrides, batch_size, as_json):
         )
         config = validate_config(apply_overrides(run_config, overrides))
 
-    from textlstm.evaluation import evaluate_run  # heavy: TensorFlow
+    import_tensorflow_quietly()
+    from textlstm.evaluation import evaluate_run
 
     metrics = evaluate_run(run_dir, split, config=config, batch_size=batch_size)
     if as_json:
@@ -405,15 +427,17 @@ def predict(run_dir, texts, input_file, as_json, batch_size):
             )
         lines = (line.rstrip("\r\n") for line in input_file)
 
-    from textlstm.evaluation import predict_texts  # heavy: TensorFlow
+    import_tensorflow_quietly()
+    from textlstm.evaluation import predict_texts
 
     for record in predict_texts(run_dir, lines, batch_size=batch_size):
         if as_json:
             line = json.dumps(record, ensure_ascii=False)
         else:
             best = record["probabilities"][record["label"]]
-            shown = record["text"].replace("\n", " ")
-            shown = shown if len(shown) <= 70 else shown[:67] + "..."
+            # Control characters would drive the terminal; show them as spaces.
+            shown = "".join(c if c.isprintable() else " " for c in record["text"][:80])
+            shown = shown if len(record["text"]) <= 70 else shown[:67] + "..."
             line = f"{record['label']}\t{best:.4f}\t{shown}"
         click.echo(line.encode("utf-8", errors="replace").decode("utf-8"))
 
@@ -479,6 +503,7 @@ def info(as_json):
       textlstm info
       textlstm info --json
     """
+    import_tensorflow_quietly()
     from textlstm.info import collect_info
 
     report = collect_info()
@@ -494,9 +519,11 @@ def info(as_json):
 
 def main():
     """Console-script entry point."""
-    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) buries the
-    # progress output; warnings and errors still show.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # TensorFlow's C++ start-up chatter (oneDNN notices, CUDA probing on
+    # machines without a GPU) buries the progress output. Python errors are
+    # unaffected; TEXTLSTM_DEBUG=1 shows everything.
+    if not os.environ.get("TEXTLSTM_DEBUG"):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     cli(prog_name="textlstm")
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "default_config",
     "describe_schema",
     "dump_config",
+    "explicit_values",
     "list_presets",
     "load_config",
     "preset_path",
@@ -665,6 +666,22 @@ def _type_name(option: Option) -> str:
     names = {bool: "true or false", int: "an integer", float: "a number"}
     names[list] = "a list of names"
     return names.get(option.type, "a string")
+
+
+def explicit_values(config: Mapping, section: str) -> dict:
+    """The keys of `section` whose value differs from the default.
+
+    Loaders that treat "not set" differently from "set to the default"
+    (e.g. tfds feature names) get only what the user chose.
+
+    >>> explicit_values(load_config(None, ["data.size=100"]), "data")
+    {'size': 100}
+    """
+    return {
+        key: value
+        for key, value in config[section].items()
+        if value != SCHEMA[section][key].default
+    }
 
 
 # --------------------------------------------------------------------------- #

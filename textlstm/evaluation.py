@@ -184,6 +184,7 @@ def evaluate_run(
     """
     import tensorflow as tf
 
+    from textlstm.config import explicit_values
     from textlstm.data import DataError, load_dataset
     from textlstm.models import load_text_classifier
     from textlstm.training import read_run
@@ -192,7 +193,9 @@ def evaluate_run(
         raise ValueError(f"split must be train, validation or test, got {split!r}")
     run = read_run(run_dir)
     config = config or run.config
-    bundle = load_dataset(config["data"], seed=run.config["train"]["seed"])
+    bundle = load_dataset(
+        explicit_values(config, "data"), seed=run.config["train"]["seed"]
+    )
     dataset = getattr(bundle, split)
     class_names = run.class_names
     if list(bundle.class_names) != class_names:

@@ -46,7 +46,12 @@ import tensorflow as tf
 import yaml
 from keras import ops
 
-from textlstm.config import ConfigError, dump_config, validate_config
+from textlstm.config import (
+    ConfigError,
+    dump_config,
+    explicit_values,
+    validate_config,
+)
 
 __all__ = [
     "FitResult",
@@ -288,7 +293,9 @@ def fit(
         strategy = _strategy(train["strategy"])
         log(f"Loading data ({config['data']['source']})")
         data_started = time.perf_counter()
-        bundle = data_lib.load_dataset(config["data"], seed=train["seed"])
+        bundle = data_lib.load_dataset(
+            explicit_values(config, "data"), seed=train["seed"]
+        )
         train_texts = bundle.train.map(lambda text_, label: text_)
         vectorizer = text.build_vectorizer(config["text"], train_texts)
         data_seconds = time.perf_counter() - data_started
