@@ -120,6 +120,8 @@ def standardize_text(
     texts = tf.strings.unicode_transcode(
         texts, "UTF-8", "UTF-8", errors="replace", replace_control_characters=False
     )
+    # Before lower(): its UTF-8 path stops at the first NUL character.
+    texts = tf.strings.regex_replace(texts, _SPACE, " ")
     if strip_html:
         texts = tf.strings.regex_replace(texts, _HTML_TAG, " ")
         texts = tf.strings.regex_replace(texts, _HTML_ENTITY, " ")

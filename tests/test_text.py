@@ -1,0 +1,214 @@
+"""Standardization, the TextVectorizer layer, vocabulary files and batching."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from textlstm.text import (
+    TextVectorizer,
+    build_vectorizer,
+    make_batches,
+    read_vocabulary,
+    standardize,
+    text_config,
+    write_vocabulary,
+)
+
+TEXTS = ["A good film", "a BAD film<br /><br />really bad", "good, good, good!"]
+
+
+def strings(*texts):
+    return tf.data.Dataset.from_tensor_slices(list(texts))
+
+
+def ids(vectorizer, *texts):
+    return vectorizer(tf.constant(list(texts))).numpy().tolist()
+
+
+def test_standardize_html_punctuation_case_unicode():
+    got = standardize(
+        [
+            "I <br />didn't LIKE it...  at all!",
+            "Ünïcode ÉCOLE — “quoted” &amp; done",
+            "tabs\tand\x00control\x1fchars\n",
+            "",
+            "   ",
+            "emoji 😀 stays",
+        ]
+    )
+    assert [s.decode() for s in got.numpy()] == [
+        "i didnt like it at all",
+        "ünïcode école quoted done",
+        "tabs and control chars",
+        "",
+        "",
+        "emoji 😀 stays",
+    ]
+
+
+def test_standardize_invalid_utf8_does_not_fail():
+    assert standardize(tf.constant([b"ok \xff bytes"])).numpy()[0] == (
+        "ok \ufffd bytes".encode()
+    )
+
+
+def test_partial_config_defaults_and_errors():
+    assert text_config({"sequence_length": 8}) == {
+        "max_tokens": 20000,
+        "sequence_length": 8,
+        "level": "word",
+        "ngrams": 1,
+        "lowercase": True,
+        "strip_html": True,
+        "strip_punctuation": True,
+        "padding": "post",
+        "truncation": "post",
+        "bucketing": False,
+    }
+    with pytest.raises(
+        ValueError, match="^text.padding: 'left' is not one of post, pre$"
+    ):
+        text_config({"padding": "left"})
+
+
+@pytest.mark.parametrize(
+    "padding, truncation, expected",
+    [
+        ("post", "post", [[2, 4, 3, 1], [2, 0, 0, 0]]),
+        ("pre", "post", [[2, 4, 3, 1], [0, 0, 0, 2]]),
+        ("post", "pre", [[4, 3, 1, 2], [2, 0, 0, 0]]),
+        ("pre", "pre", [[4, 3, 1, 2], [0, 0, 0, 2]]),
+    ],
+)
+def test_padding_and_truncation(padding, truncation, expected):
+    vectorizer = build_vectorizer(
+        {"sequence_length": 4, "padding": padding, "truncation": truncation},
+        strings(*TEXTS),
+    )
+    vocabulary = ["", "[UNK]", "good", "film", "bad", "a", "really"]
+    assert vectorizer.get_vocabulary() == vocabulary
+    assert ids(vectorizer, "good bad film zzz good", "good") == expected
+
+
+def test_character_level_and_bigrams():
+    chars = build_vectorizer(
+        {"level": "character", "sequence_length": 5}, strings("abba", "ab")
+    )
+    assert chars.get_vocabulary() == ["", "[UNK]", "b", "a"]
+    assert ids(chars, "Ab c") == [[3, 2, 1, 1, 0]]
+    bigrams = build_vectorizer({"ngrams": 2, "sequence_length": 6}, strings("a b a b"))
+    vocabulary = bigrams.get_vocabulary()
+    assert set(vocabulary) == {"", "[UNK]", "a", "b", "a b", "b a"}
+    index = {token: i for i, token in enumerate(vocabulary)}
+    assert ids(bigrams, "a b") == [[index["a"], index["b"], index["a b"], 0, 0, 0]]
+
+
+def test_empty_and_whitespace_texts_are_all_padding():
+    vectorizer = build_vectorizer({"sequence_length": 3}, strings(*TEXTS))
+    assert ids(vectorizer, "", "   \t ", "<br />") == [[0, 0, 0]] * 3
+
+
+def test_same_data_same_vocabulary_and_file(tmp_path):
+    first = build_vectorizer({}, strings(*TEXTS))
+    second = build_vectorizer({}, strings(*TEXTS))
+    assert first.get_vocabulary() == second.get_vocabulary()
+    path = tmp_path / "vocab.txt"
+    assert write_vocabulary(first, path) == first.vocabulary_size() == 7
+    assert read_vocabulary(path) == first.get_vocabulary()
+    assert path.read_text(encoding="utf-8").startswith("\n[UNK]\ngood\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["vocab.txt"]  # no temp left
+
+
+def tiny_classifier(vocabulary_size: int) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    return keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int64"),
+            keras.layers.Embedding(vocabulary_size, 8, mask_zero=True),
+            keras.layers.LSTM(6),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+
+
+def test_padding_never_changes_a_prediction():
+    vocabulary = build_vectorizer({}, strings(*TEXTS)).get_vocabulary()[2:]
+    model = tiny_classifier(len(vocabulary) + 2)
+    texts = tf.constant(TEXTS + ["", "zzz unknown words only"])
+    predictions = []
+    for padding in ("post", "pre"):
+        for length in (200, 400):
+            layer = TextVectorizer(
+                sequence_length=length, padding=padding, vocabulary=vocabulary
+            )
+            predictions.append(model(layer(texts)).numpy())
+    for other in predictions[1:]:
+        np.testing.assert_allclose(other, predictions[0], atol=1e-6)
+    assert np.isfinite(predictions[0]).all()
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_model_with_vectorizer_round_trips_through_keras_file(tmp_path, padding):
+    vectorizer = build_vectorizer(
+        {"sequence_length": 10, "padding": padding, "ngrams": 2}, strings(*TEXTS)
+    )
+    inputs = keras.Input(shape=(), dtype="string")
+    outputs = tiny_classifier(vectorizer.vocabulary_size())(vectorizer(inputs))
+    model = keras.Model(inputs, outputs)
+    texts = tf.constant(TEXTS + ["", "unseen words"])
+    expected = model.predict(texts, verbose=0)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    np.testing.assert_allclose(loaded.predict(texts, verbose=0), expected, atol=1e-6)
+    layer = next(lay for lay in loaded.layers if isinstance(lay, TextVectorizer))
+    assert layer.get_vocabulary() == vectorizer.get_vocabulary()
+    assert layer.get_config() == vectorizer.get_config()
+
+
+def test_plain_text_vectorization_with_registered_standardize(tmp_path):
+    layer = keras.layers.TextVectorization(standardize=standardize)
+    layer.adapt(["Hello<br />WORLD!"])
+    model = keras.Sequential([keras.Input(shape=(1,), dtype="string"), layer])
+    model.save(tmp_path / "plain.keras")
+    loaded = keras.saving.load_model(tmp_path / "plain.keras")
+    assert loaded(tf.constant([["world, hello"]])).numpy().tolist() == [[2, 3]]
+
+
+def labelled_texts():
+    texts = [" ".join(["word"] * n) for n in (1, 30, 2, 40, 3, 50, 4, 60)]
+    return tf.data.Dataset.from_tensor_slices((texts, list(range(8))))
+
+
+def test_make_batches_shapes_and_seeded_shuffle():
+    ds = labelled_texts()
+    vectorizer = build_vectorizer({"sequence_length": 64}, ds)
+
+    def order(seed):
+        batches = make_batches(ds, vectorizer, 3, shuffle=True, seed=seed)
+        return [batch[1].numpy().tolist() for batch in batches]
+
+    plain = list(make_batches(ds, vectorizer, 3, shuffle=False, seed=0))
+    assert [tuple(x.shape) for x, _ in plain] == [(3, 64), (3, 64), (2, 64)]
+    assert plain[0][1].dtype == tf.int64
+    assert order(1) == order(1) != order(2)
+    assert sorted(sum(order(1), [])) == list(range(8))
+
+
+@pytest.mark.parametrize("padding", ["post", "pre"])
+def test_bucketing_groups_lengths_and_trims_padding(padding):
+    ds = labelled_texts()
+    vectorizer = build_vectorizer({"sequence_length": 64, "padding": padding}, ds)
+    batches = list(
+        make_batches(ds, vectorizer, 4, shuffle=True, seed=0, bucketing=True)
+    )
+    assert sorted(sum((b[1].numpy().tolist() for b in batches), [])) == list(range(8))
+    model = tiny_classifier(vectorizer.vocabulary_size())
+    for token_ids, labels in batches:
+        lengths = np.count_nonzero(token_ids.numpy(), axis=1)
+        assert token_ids.shape[1] == lengths.max() < 64
+        assert set(lengths < 16) in ({True}, {False})  # one bucket per batch
+        full = vectorizer(
+            tf.gather(tf.constant([t for t, _ in ds.as_numpy_iterator()]), labels)
+        )
+        np.testing.assert_allclose(model(token_ids), model(full), atol=1e-6)
