@@ -452,8 +452,10 @@ def make_batches(
         ds.batch(1024)
         .map(lambda text, label: (vectorizer(text), tf.cast(label, tf.int64)))
         .unbatch()
-        .cache()
     )
+    if size >= 0:  # unbatch() forgets it; Keras then knows the epoch length
+        ids = ids.apply(tf.data.experimental.assert_cardinality(size))
+    ids = ids.cache()
     if shuffle:
         buffer = size if size > 0 else 10_000
         ids = ids.shuffle(min(buffer, 50_000), seed=seed, reshuffle_each_iteration=True)
