@@ -277,7 +277,6 @@ class LSTM(RecurrentLayer):
         cell = self.cell
         xw, mask = self.input_projection(sequences, mask, training, cell.bias)
         h0, c0 = initial_state
-        hs, cs = fast_tf.lstm(
-            xw, h0, c0, ops.convert_to_tensor(cell.recurrent_kernel), mask
-        )
+        recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
+        hs, cs = fast_tf.lstm(xw, h0, c0, recurrent_kernel, mask, keep_gates=training)
         return self.pack_outputs(hs, [hs[-1], cs[-1]], mask)
