@@ -154,3 +154,15 @@ def test_fit_trains_with_the_fast_path(kind):
     history = model.fit(inputs, targets, epochs=15, batch_size=32, verbose=0)
     assert model.layers[0].kernel_path == "fast"
     assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_gradients_with_stored_and_recomputed_gates_agree(masked):
+    """training=True stores the gates, training=False recomputes them."""
+    layer = tl.LSTM(4, return_sequences=True)
+    inputs = random_inputs((3, 6, 5))
+    mask = padding_mask([6, 2, 4], time=6) if masked else None
+    stored = forward_and_gradients(layer, inputs, training=True, mask=mask)
+    recomputed = forward_and_gradients(layer, inputs, training=False, mask=mask)
+    for a, b in zip(stored[0] + stored[1], recomputed[0] + recomputed[1], strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE)
