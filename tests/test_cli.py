@@ -1,0 +1,300 @@
+"""Tests of the `textlstm` command line, with `CliRunner` and real
+subprocesses: exit codes, messages, the run folder, resume after SIGKILL and
+deterministic runs."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from textlstm.cli.main import cli
+
+from textlstm.config import list_presets, load_config
+
+# Small enough for seconds per run, large enough that epoch 2 lasts about a
+# second, so that a SIGKILL sent just after the epoch-1 checkpoint lands
+# inside it.
+FIT_ARGS = [
+    "--set", "data.size=2500",
+    "--set", "data.test_size=100",
+    "--set", "text.max_tokens=300",
+    "--set", "text.sequence_length=32",
+    "--set", "model.units=8",
+    "--set", "model.embedding_dim=8",
+    "--epochs", "3",
+    "--batch-size", "16",
+    "--deterministic",
+    "--quiet",
+]  # fmt: skip
+
+
+def textlstm(*args, input=None, timeout=300):
+    """Run the real command in a fresh Python process."""
+    return subprocess.run(
+        [sys.executable, "-m", "textlstm.cli.main", *map(str, args)],
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+    )
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(cli, [str(arg) for arg in args], input=input)
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """An uninterrupted deterministic run, in its own process."""
+    run_dir = tmp_path_factory.mktemp("reference") / "run"
+    result = textlstm("fit", "--run-dir", run_dir, *FIT_ARGS)
+    assert result.returncode == 0, result.stderr.decode()
+    assert str(run_dir) in result.stdout.decode()  # the summary names the folder
+    return run_dir
+
+
+# --------------------------------------------------------------------------- #
+# Help, presets, config errors (no TensorFlow needed)
+
+
+@pytest.mark.parametrize("command", ["fit", "evaluate", "predict", "configs", "info"])
+def test_every_command_help_has_an_example(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    assert "Example" in result.output and f"textlstm {command}" in result.output
+
+
+def test_configs_lists_and_prints_presets():
+    result = invoke("configs")
+    assert result.exit_code == 0
+    for name in list_presets():
+        assert name in result.output
+    result = invoke("configs", "imdb_gru", "--set", "model.units=7")
+    assert result.exit_code == 0
+    assert yaml.safe_load(result.output) == load_config("imdb_gru", ["model.units=7"])
+    result = invoke("configs", "--keys")
+    assert result.exit_code == 0 and "model.cell" in result.output
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--set", "model.cell=lsmt"],
+            "Error: model.cell: 'lsmt' is not one of lstm, gru, peephole_lstm, "
+            "layernorm_lstm, cifg_lstm",
+        ),
+        (
+            ["--set", "model.unit=8"],
+            "Error: model.unit: unknown key; did you mean model.units?",
+        ),
+        (
+            ["--set", "train.learning_rate=fast"],
+            "Error: train.learning_rate: expected a number, got 'fast' (str)",
+        ),
+        (["--config", "missing.yaml"], "Error: config: file not found: missing.yaml"),
+        (
+            ["--config", "nope"],
+            "Error: config: no preset or file named 'nope' (presets: csv, imdb_bilstm,",
+        ),
+        (["--set", "model.units"], "Error: --set 'model.units': expected key=value"),
+    ],
+)
+def test_config_errors_exit_2_with_one_line(args, message):
+    result = invoke("fit", *args)
+    assert result.exit_code == 2
+    assert result.output.startswith(message)
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_config_error_in_a_real_process_exits_2_before_importing_tensorflow():
+    script = (
+        "import sys\n"
+        "from textlstm.cli.main import cli\n"
+        "try:\n"
+        "    cli(['fit', '--set', 'model.cell=lsmt'], prog_name='textlstm')\n"
+        "except SystemExit as exit:\n"
+        "    print('tensorflow' in sys.modules, exit.code)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.split() == ["False", "2"]
+    assert result.stderr.strip() == (
+        "Error: model.cell: 'lsmt' is not one of lstm, gru, peephole_lstm, "
+        "layernorm_lstm, cifg_lstm"
+    )
+    result = textlstm("fit", "--config", "missing.yaml")
+    assert result.returncode == 2
+    assert b"Traceback" not in result.stderr
+
+
+def test_usage_errors_exit_2(tmp_path):
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "something").write_text("x")
+    result = invoke("fit", "--run-dir", used)
+    assert result.exit_code == 2 and "add --resume to continue it" in result.output
+    result = invoke("evaluate", tmp_path)
+    assert result.exit_code == 2
+    assert "is not a textlstm run folder (config.yaml missing)" in result.output
+    result = invoke("predict", tmp_path, "text")
+    assert result.exit_code == 2 and "has no model.keras" in result.output
+    result = invoke("evaluate", tmp_path / "absent")
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+# --------------------------------------------------------------------------- #
+# A real run: evaluate, predict, resume, determinism
+
+
+def test_evaluate_prints_the_documented_json(reference_run):
+    result = invoke("evaluate", reference_run, "--json")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(result.output)
+    for key in ("split", "num_examples", "loss", "accuracy", "macro_f1"):
+        assert key in metrics
+    assert metrics["split"] == "test" and metrics["num_examples"] == 100
+    stored = json.loads((reference_run / "metrics.json").read_text())
+    assert metrics["confusion_matrix"] == stored["confusion_matrix"]
+    assert metrics["per_class"] == stored["per_class"]
+    assert metrics["accuracy"] == stored["accuracy"]
+
+    result = invoke("evaluate", reference_run, "--split", "validation", "--json")
+    assert json.loads(result.output)["split"] == "validation"
+    # Another dataset: longer distances, fewer test reviews.
+    result = invoke(
+        "evaluate", reference_run, "--set", "data.distance=25", "--set",
+        "data.test_size=40", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["num_examples"] == 40
+    result = invoke("evaluate", reference_run)
+    assert result.exit_code == 0 and "confusion matrix" in result.output
+
+
+def test_predict_any_text_from_stdin_as_json_lines(reference_run):
+    lines = [
+        b"at first i found it dull . but by the end , i found it brilliant .",
+        b"",
+        b"x" * 100_000,
+        "ctrl \x01\x02\x1b[31m bell\x07 tab\t end \u200b".encode(),
+        "émigré 日本語 🎬 <br /> &amp;".encode(),
+        b"invalid utf-8 \xff\xfe",
+    ]
+    result = textlstm(
+        "predict", reference_run, "--json", input=b"\n".join(lines) + b"\n"
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    records = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert len(records) == len(lines)
+    for record in records:
+        assert set(record) == {"text", "label", "probabilities"}
+        assert record["label"] in ("neg", "pos")
+        assert sum(record["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert records[1]["text"] == "" and len(records[2]["text"]) == 100_000
+    assert records[5]["text"] == "invalid utf-8 \ufffd\ufffd"
+
+
+def test_predict_arguments_and_file(reference_run, tmp_path):
+    result = invoke("predict", reference_run, "one review", "", "--json")
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["text"] for line in result.output.splitlines()] == [
+        "one review",
+        "",
+    ]
+    texts = tmp_path / "texts.txt"
+    texts.write_text("first\nsecond \x1b[2J\n")
+    result = invoke("predict", reference_run, "--input", texts)
+    assert result.exit_code == 0, result.output
+    assert len(result.output.splitlines()) == 2
+    assert "\x1b" not in result.output  # control characters never reach the terminal
+    result = invoke("predict", reference_run, "a", "--input", texts)
+    assert result.exit_code == 2 and "not both" in result.output
+
+
+def test_other_failures_exit_1_with_one_line(reference_run, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(reference_run, broken)
+    (broken / "model.keras").write_bytes(b"not a zip file")
+    result = invoke("predict", broken, "text")
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: ")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_sigkill_in_epoch_2_then_resume_matches_the_uninterrupted_run(
+    reference_run, tmp_path
+):
+    run_dir = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "textlstm.cli.main", "fit", "--run-dir", str(run_dir)]
+        + FIT_ARGS,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    first = run_dir / "checkpoints" / "epoch-0001" / "state.json"
+    deadline = time.monotonic() + 240
+    while not first.exists():
+        assert process.poll() is None, "the run ended before its first checkpoint"
+        assert time.monotonic() < deadline, "no epoch-1 checkpoint after 240 s"
+        time.sleep(0.02)
+    time.sleep(0.4)  # well into epoch 2, which takes about a second
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (run_dir / "checkpoints" / "epoch-0002").exists(), "killed too late"
+    assert not (run_dir / "metrics.json").exists()
+    json.loads((run_dir / "run.json").read_text())  # never half-written
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "running"
+
+    result = textlstm("fit", "--run-dir", run_dir, "--resume", "--quiet")
+    assert result.returncode == 0, result.stderr.decode()
+    assert "resumed after epoch 1" in result.stdout.decode()
+    assert (run_dir / "metrics.json").read_text() == (
+        reference_run / "metrics.json"
+    ).read_text()
+    final = "checkpoints/epoch-0003/variables.npz"
+    with np.load(run_dir / final) as resumed, np.load(reference_run / final) as full:
+        assert resumed.files == full.files
+        for name in full.files:
+            np.testing.assert_array_equal(resumed[name], full[name])
+
+
+def test_two_deterministic_runs_give_identical_metrics(reference_run, tmp_path):
+    result = invoke("fit", "--run-dir", tmp_path / "again", *FIT_ARGS)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "again" / "metrics.json").read_text() == (
+        reference_run / "metrics.json"
+    ).read_text()
+    history = [
+        {k: v for k, v in row.items() if k != "seconds"}
+        for row in json.loads(
+            (
+                tmp_path / "again" / "checkpoints" / "epoch-0003" / "state.json"
+            ).read_text()
+        )["history"]
+    ]
+    reference = json.loads(
+        (reference_run / "checkpoints" / "epoch-0003" / "state.json").read_text()
+    )["history"]
+    assert history == [
+        {k: v for k, v in r.items() if k != "seconds"} for r in reference
+    ]
+
+
+def test_resume_without_run_dir_picks_the_latest_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("fit", "--resume")
+    assert result.exit_code == 2
+    assert "no run of config 'quickstart' under runs/" in result.output
+    Path("runs/quickstart-20250101-000000").mkdir(parents=True)
+    result = invoke("fit", "--resume", "--set", "model.units=3")
+    assert result.exit_code == 2
+    assert "give --run-dir" in result.output or "config.yaml" in result.output
