@@ -137,19 +137,21 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
 
 
 def predict_probabilities(model, batches) -> tuple[np.ndarray, np.ndarray]:
-    """Run `model` over a dataset of `(inputs, label)` batches, in order.
+    """Run `model` over a `tf.data.Dataset` of `(inputs, label)` batches.
+
+    Uses `model.predict`, so it also works under a `tf.distribute`
+    strategy; the dataset is iterated twice (labels, then inputs) and must
+    give the same batches in the same order each time (no shuffling).
 
     Returns:
-        `(labels, probabilities)` as NumPy arrays.
+        `(labels, probabilities)` as NumPy arrays, in dataset order.
     """
-    labels, probabilities = [], []
-    for inputs, batch_labels in batches:
-        probabilities.append(np.asarray(model.predict_on_batch(inputs)))
-        labels.append(np.asarray(batch_labels))
-    if not labels:
+    labels = [np.asarray(batch_labels) for _, batch_labels in batches]
+    if not labels or not sum(len(batch) for batch in labels):
         num_classes = int(model.outputs[0].shape[-1])
         return np.zeros((0,), np.int64), np.zeros((0, num_classes), np.float32)
-    return np.concatenate(labels), np.concatenate(probabilities)
+    probabilities = model.predict(batches.map(lambda inputs, _: inputs), verbose=0)
+    return np.concatenate(labels), np.asarray(probabilities)
 
 
 def evaluate_model(model, batches, class_names: Sequence[str], split: str) -> dict:
