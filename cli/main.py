@@ -527,5 +527,10 @@ def main():
     cli(prog_name="textlstm")
 
 
+from textlstm.cli.export_commands import export, serve  # noqa: E402
+
+for _command in (export, serve):
+    cli.add_command(_command)
+
 if __name__ == "__main__":
     main()
