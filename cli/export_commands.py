@@ -1,0 +1,203 @@
+"""`textlstm export` and `textlstm serve`: thin wrappers over
+`textlstm.export` and `textlstm.serving`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from textlstm.cli.main import handle_errors, import_tensorflow_quietly
+
+
+class _BadInput(click.ClickException):
+    """A one-line error with exit code 2 (bad run folder, version, ...)."""
+
+    exit_code = 2
+
+
+@click.command()
+@click.argument(
+    "run_dir",
+    required=False,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model base folder; the export goes to OUT/<version>/.",
+)
+@click.option(
+    "--target",
+    type=click.Choice(["cpu", "gpu", "tpu", "all"]),
+    default="cpu",
+    show_default=True,
+    help="cpu: portable; gpu: cuDNN selected at run time, runs on CPU too; "
+    "tpu: adds the fixed-shape XLA function tpu_func. all: OUT/cpu, OUT/gpu, "
+    "OUT/tpu.",
+)
+@click.option(
+    "--version",
+    type=click.IntRange(min=1),
+    help="Version number [default: one more than the largest in OUT].",
+)
+@click.option(
+    "--tpu-batch-size",
+    type=click.IntRange(min=1),
+    help="Static batch of tpu_func [default: the config's train.batch_size].",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Publish without the fresh-process verification (not recommended).",
+)
+@click.option(
+    "--check",
+    "check_path",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="PATH",
+    help="Verify an existing export (OUT/<version>, or OUT for its latest) "
+    "instead of exporting.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handle_errors
+def export(
+    run_dir, out, target, version, tpu_batch_size, no_verify, check_path, as_json
+):
+    """Export a run's model as a TensorFlow Serving SavedModel, verified.
+
+    Writes OUT/<version>/ (saved_model.pb, variables/, assets/, assets.extra/)
+    with the signatures serving_default (text -> probabilities, label_id,
+    label) and serve_tokens (token_ids -> the same). The export is verified
+    in a fresh TensorFlow-only process before it appears under its name.
+    Exit code 1 if verification fails.
+
+    \b
+    Examples:
+      textlstm export runs/quickstart-20250101-120000 --out exports/quickstart
+      textlstm export runs/quickstart-20250101-120000 --out exports/q --target gpu
+      textlstm export runs/quickstart-20250101-120000 --out exports/q --target all
+      textlstm export --check exports/quickstart/1
+    """
+    if check_path is not None:
+        if run_dir is not None or out is not None:
+            raise click.UsageError("--check PATH takes no RUN_DIR and no --out")
+        import_tensorflow_quietly()
+        from textlstm.export import ExportError, verify_export
+
+        try:
+            report = verify_export(check_path)
+        except ExportError as error:
+            raise _BadInput(str(error)) from None
+        _print_report(report, as_json)
+        sys.exit(0 if report.ok else 1)
+    if run_dir is None or out is None:
+        raise click.UsageError("give RUN_DIR and --out DIR (or --check PATH)")
+
+    import_tensorflow_quietly()
+    from textlstm.export import ExportError, VerificationError, export_saved_model
+
+    targets = ["cpu", "gpu", "tpu"] if target == "all" else [target]
+    for name in targets:
+        base = out / name if target == "all" else out
+        try:
+            result = export_saved_model(
+                run_dir,
+                base,
+                target=name,
+                version=version,
+                verify=not no_verify,
+                tpu_batch_size=tpu_batch_size,
+                log=lambda message: click.echo(message, err=True),
+            )
+        except ExportError as error:
+            raise _BadInput(str(error)) from None
+        except VerificationError as error:
+            _print_report(error.report, as_json)
+            click.echo(f"Error: {error} (nothing was written)", err=True)
+            sys.exit(1)
+        if result.report is not None:
+            _print_report(result.report, as_json)
+        if not as_json:
+            click.echo(
+                f"Exported {result.path} (target {name}, version {result.version})"
+            )
+
+
+def _print_report(report, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        click.echo(report.format())
+
+
+@click.command()
+@click.argument(
+    "export_base", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8501, show_default=True)
+@click.option(
+    "--model-name",
+    help="Model name in the URLs [default: the EXPORT_BASE folder's name].",
+)
+@click.option(
+    "--versions",
+    "policy",
+    type=click.Choice(["latest", "all"]),
+    default="latest",
+    show_default=True,
+    help="Serve only the latest version (as TF Serving does) or all of them.",
+)
+@click.option(
+    "--poll-seconds",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="Look for new versions this often (0: never).",
+)
+@handle_errors
+def serve(export_base, host, port, model_name, policy, poll_seconds):
+    """Serve an export base over TensorFlow Serving's REST API.
+
+    GET /v1/models/NAME, GET /v1/models/NAME/metadata and
+    POST /v1/models/NAME:predict (also under /versions/N), with TF Serving's
+    request and error formats, so TF Serving clients work unchanged.
+
+    \b
+    Examples:
+      textlstm serve exports/quickstart
+      textlstm serve exports/quickstart --port 8502 --model-name reviews
+      curl -d '{"instances": ["what a film"]}' \\
+        http://127.0.0.1:8501/v1/models/quickstart:predict
+    """
+    import_tensorflow_quietly()
+    from textlstm.serving import make_server
+
+    try:
+        server = make_server(
+            export_base,
+            host=host,
+            port=port,
+            model_name=model_name,
+            policy=policy,
+            poll_seconds=poll_seconds,
+            log=lambda message: click.echo(message, err=True),
+        )
+    except ValueError as error:
+        raise _BadInput(str(error)) from None
+    name = server.repository.name
+    versions = ", ".join(map(str, server.repository.versions()))
+    click.echo(
+        f"Serving {name} (versions {versions}) at "
+        f"http://{host}:{server.port}/v1/models/{name}  (Ctrl-C to stop)",
+        err=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
