@@ -16,8 +16,9 @@ op audit of every function in the MetaGraph, and the XLA compilation of the
 
 import sys
 
-for _blocked in ("keras", "tf_keras", "textlstm"):
-    sys.modules[_blocked] = None  # `import keras` now raises ImportError
+if __name__ == "__main__":  # only as a script: importing it must not poison others
+    for _blocked in ("keras", "tf_keras", "textlstm"):
+        sys.modules[_blocked] = None  # `import keras` now raises ImportError
 
 import base64  # noqa: E402
 import json  # noqa: E402
