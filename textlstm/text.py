@@ -431,7 +431,8 @@ def make_batches(
         shuffle: Reshuffle every epoch (for training).
         seed: Shuffle seed.
         bucketing: Group texts of similar length into the same batch and trim
-            each batch's padding to its longest text. Batches then have shape
+            each batch's padding to the bucket edge (`bucket_boundaries`)
+            above its longest text. Batches then have shape
             `[batch, L]` with `L <= sequence_length`, so the model's token
             input must accept any length (`shape=(None,)`); with masking the
             predictions are the same.
@@ -488,10 +489,16 @@ def _bucket(ids: tf.data.Dataset, batch_size: int, padding: str) -> tf.data.Data
     def length(token_ids, label):
         return tf.math.count_nonzero(token_ids, dtype=tf.int32)
 
+    # Each batch is cut to the bucket edge above its longest text, not to the
+    # text itself: a handful of shapes instead of one per length, so traced
+    # functions and XLA-compiled loops are reused across batches.
+    edges = tf.constant([*boundaries, sequence_length], tf.int32)
+
     def trim(token_ids, labels):
-        width = tf.maximum(
-            tf.reduce_max(tf.math.count_nonzero(token_ids, axis=1, dtype=tf.int32)), 1
+        longest = tf.reduce_max(
+            tf.math.count_nonzero(token_ids, axis=1, dtype=tf.int32)
         )
+        width = tf.gather(edges, tf.searchsorted(edges, [longest])[0])
         if padding == "post":
             return token_ids[:, :width], labels
         return token_ids[:, sequence_length - width :], labels
