@@ -234,6 +234,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     import sys
 
     # Logical devices must be set before TensorFlow starts: a fresh process.
+    overrides = [*TINY, "train.strategy=mirrored", "train.epochs=1"]
     script = f"""
 import json, tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
@@ -241,7 +242,7 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from textlstm.config import load_config
 from textlstm.training import fit
-config = load_config("quickstart", {TINY + ["train.strategy=mirrored"]!r})
+config = load_config("quickstart", {overrides!r})
 result = fit(config, {str(tmp_path / "run")!r}, verbose=0)
 info = json.load(open({str(tmp_path / "run" / "run.json")!r}))
 print(info["environment"]["replicas"], result.metrics["num_examples"])

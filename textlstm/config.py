@@ -198,7 +198,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
             bool, True, "Drop apostrophes and replace punctuation by spaces."
         ),
         "bucketing": _O(
-            bool, False, "Batch texts of similar length together (faster on long texts)."
+            bool, False, "Batch texts of similar length together (long texts)."
         ),
     },
     "model": {

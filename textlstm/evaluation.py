@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -150,7 +151,10 @@ def predict_probabilities(model, batches) -> tuple[np.ndarray, np.ndarray]:
     if not labels or not sum(len(batch) for batch in labels):
         num_classes = int(model.outputs[0].shape[-1])
         return np.zeros((0,), np.int64), np.zeros((0, num_classes), np.float32)
-    probabilities = model.predict(batches.map(lambda inputs, _: inputs), verbose=0)
+    with warnings.catch_warnings():
+        # The dataset's length is unknown to Keras; its end is expected.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        probabilities = model.predict(batches.map(lambda inputs, _: inputs), verbose=0)
     return np.concatenate(labels), np.asarray(probabilities)
 
 
