@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import click
-from textlstm.cli.main import handle_errors, import_tensorflow_quietly
+
+from textlstm.cli.common import handle_errors, import_tensorflow_quietly
 
 
 class _BadInput(click.ClickException):

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from textlstm.cli.main import cli
 
+from textlstm.cli.main import cli
 from textlstm.config import list_presets, load_config
 
 # Small enough for seconds per run, large enough that epoch 2 lasts about a
