@@ -114,7 +114,7 @@ def test_bad_value_names_key_value_and_allowed_values():
         "layernorm_lstm, cifg_lstm"
     )
     assert error_of("quickstart", "model.pooling=sum") == (
-        "model.pooling: 'sum' is not one of last, max, mean, attention"
+        "model.pooling: 'sum' is not one of last, max, mean, max_mean, attention"
     )
 
 

@@ -43,7 +43,7 @@ def test_padding_never_changes_a_prediction(overrides):
     np.testing.assert_allclose(model(longer).numpy(), probabilities, atol=1e-6)
 
 
-@pytest.mark.parametrize("pooling", ["last", "max", "mean", "attention"])
+@pytest.mark.parametrize("pooling", ["last", "max", "mean", "max_mean", "attention"])
 def test_keras_round_trip(tmp_path, pooling):
     config = tiny_config(f"model.pooling={pooling}", "model.bidirectional=true")
     model = build_classifier(config, num_classes=2)
@@ -61,6 +61,10 @@ def test_masked_pooling_values():
     empty = np.zeros((1, 3), bool)
     assert MaskedPooling("max")(x, mask=empty).numpy().tolist() == [[0.0, 0.0]]
     assert MaskedPooling("mean")(x, mask=empty).numpy().tolist() == [[0.0, 0.0]]
+    both = MaskedPooling("max_mean")
+    assert both(x, mask=mask).numpy().tolist() == [[3.0, -1.0, 2.0, -3.0]]
+    assert both(x, mask=empty).numpy().tolist() == [[0.0] * 4]
+    assert both.compute_output_shape((None, 3, 2)) == (None, 4)
 
 
 def test_attention_weights_sum_to_one_over_real_steps():

@@ -237,7 +237,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
             str,
             "last",
             "How the sequence becomes one vector (all mask-aware).",
-            choices=("last", "max", "mean", "attention"),
+            choices=("last", "max", "mean", "max_mean", "attention"),
         ),
         "attention_units": _O(
             int,

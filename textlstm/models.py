@@ -53,19 +53,20 @@ _CELLS = {
 
 @keras.saving.register_keras_serializable(package="textlstm")
 class MaskedPooling(keras.layers.Layer):
-    """Max or mean over time that ignores masked (padding) steps.
+    """Max or mean over time (or both) that ignores masked (padding) steps.
 
     A text whose steps are all masked (an empty string) pools to zeros.
 
     Args:
-        mode: `"max"` or `"mean"`.
+        mode: `"max"`, `"mean"`, or `"max_mean"`: the max and the mean
+            concatenated (`2 * features` outputs).
 
     Call arguments:
         inputs: A 3D tensor `(batch, time, features)`.
         mask: Optional boolean tensor `(batch, time)`, `True` on real steps.
 
     Returns:
-        A 2D tensor `(batch, features)`.
+        A 2D tensor `(batch, features)` (`2 * features` for `max_mean`).
 
     Example:
 
@@ -76,12 +77,14 @@ class MaskedPooling(keras.layers.Layer):
     [[2.0]]
     >>> MaskedPooling("max")(x, mask=mask).numpy().tolist()
     [[3.0]]
+    >>> MaskedPooling("max_mean")(x, mask=mask).numpy().tolist()
+    [[3.0, 2.0]]
     """
 
     def __init__(self, mode: str = "max", **kwargs):
         super().__init__(**kwargs)
-        if mode not in ("max", "mean"):
-            raise ValueError(f"mode must be 'max' or 'mean', got {mode!r}")
+        if mode not in ("max", "mean", "max_mean"):
+            raise ValueError(f"mode must be 'max', 'mean' or 'max_mean', got {mode!r}")
         self.mode = mode
         self.supports_masking = True
 
@@ -89,21 +92,27 @@ class MaskedPooling(keras.layers.Layer):
         if mask is None:
             mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
         mask = ops.cast(mask, "bool")
-        weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
-        if self.mode == "mean":
+        pooled = []
+        if self.mode in ("max", "max_mean"):
+            lowest = ops.full_like(inputs, float("-inf"))
+            top = ops.max(ops.where(ops.expand_dims(mask, -1), inputs, lowest), axis=1)
+            any_step = ops.expand_dims(ops.any(mask, axis=1), -1)
+            pooled.append(ops.where(any_step, top, ops.zeros_like(top)))
+        if self.mode in ("mean", "max_mean"):
+            weights = ops.cast(ops.expand_dims(mask, -1), inputs.dtype)
             total = ops.sum(inputs * weights, axis=1)
             count = ops.maximum(ops.sum(weights, axis=1), 1.0)
-            return total / count
-        lowest = ops.full_like(inputs, float("-inf"))
-        pooled = ops.max(ops.where(ops.expand_dims(mask, -1), inputs, lowest), axis=1)
-        any_step = ops.expand_dims(ops.any(mask, axis=1), -1)
-        return ops.where(any_step, pooled, ops.zeros_like(pooled))
+            pooled.append(total / count)
+        return pooled[0] if len(pooled) == 1 else ops.concatenate(pooled, axis=-1)
 
     def compute_mask(self, inputs, mask=None):
         return None
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
+        features = input_shape[2]
+        if self.mode == "max_mean" and features is not None:
+            features *= 2
+        return (input_shape[0], features)
 
     def get_config(self):
         return {**super().get_config(), "mode": self.mode}
@@ -266,7 +275,7 @@ def build_classifier(
             return_sequences=not (last and model["pooling"] == "last"),
             name=f"{model['cell']}_{index + 1}",
         )(x)
-    if model["pooling"] in ("max", "mean"):
+    if model["pooling"] in ("max", "mean", "max_mean"):
         x = MaskedPooling(model["pooling"], name=f"{model['pooling']}_pooling")(x)
     elif model["pooling"] == "attention":
         x = AttentionPooling(model["attention_units"], name="attention_pooling")(x)
