@@ -191,7 +191,8 @@ def resolve_export(path: str | os.PathLike) -> Path:
     if version is not None and (path / str(version) / "saved_model.pb").is_file():
         return path / str(version)
     raise ExportError(
-        f"{path} is not a SavedModel folder nor a model base with version folders"
+        f"{path} is neither a SavedModel folder (saved_model.pb) nor a model base "
+        "with version folders (1/, 2/, ...)"
     )
 
 
@@ -260,7 +261,10 @@ def export_saved_model(
     text_model = load_text_classifier(run.path)
     out.mkdir(parents=True, exist_ok=True)
     # Not a numeric name: TensorFlow Serving ignores it while it is written.
-    temporary = Path(tempfile.mkdtemp(prefix=f".tmp-{version}-", dir=out))
+    # A plain mkdir, not mkdtemp: the version folder gets the usual mode, not
+    # 0700, so a server running as another user can read it.
+    temporary = out / f".tmp-{version}-{uuid.uuid4().hex[:8]}"
+    temporary.mkdir()
     try:
         log(f"Writing the {target} SavedModel")
         extras = _write_saved_model(
