@@ -101,6 +101,14 @@ def export(
     from textlstm.export import ExportError, VerificationError, export_saved_model
 
     targets = ["cpu", "gpu", "tpu"] if target == "all" else [target]
+    if target == "all" and version is not None:
+        # Refuse before writing any: not a cpu export left behind a gpu clash.
+        for name in targets:
+            if (out / name / str(version)).exists():
+                raise _BadInput(
+                    f"{out / name / str(version)} already exists "
+                    "(choose another --version)"
+                )
     for name in targets:
         base = out / name if target == "all" else out
         try:
