@@ -321,7 +321,9 @@ def _print_metrics(metrics) -> None:
 
 @cli.command()
 @click.argument(
-    "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)
+    "run_dir",
+    metavar="RUN_DIR|EXPORT_DIR",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
 @click.argument("texts", nargs=-1)
 @click.option(
@@ -340,24 +342,33 @@ def _print_metrics(metrics) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @handle_errors
 def predict(run_dir, texts, input_file, as_json, batch_size):
-    """Classify texts with a trained run: arguments, a file, or stdin.
+    """Classify texts with a run or an export: arguments, a file, or stdin.
 
     Reads TEXT arguments, else one text per line from --input FILE, else
-    from stdin. Every line gets a prediction, empty ones included.
+    from stdin. Every line gets a prediction, empty ones included. An
+    export (a version folder, or a model base for its latest version) is
+    run through its serving_default signature, without Keras.
 
     \b
     Examples:
       textlstm predict runs/quickstart-20250101-120000 "i found this film dull ."
       textlstm predict runs/quickstart-20250101-120000 --input reviews.txt --json
       cat reviews.txt | textlstm predict runs/quickstart-20250101-120000 --json
+      textlstm predict exports/quickstart "i found this film dull ." --json
     """
     if texts and input_file is not None:
         raise click.UsageError("give TEXT arguments or --input FILE, not both")
     if not (run_dir / "model.keras").is_file():
-        raise click.BadParameter(
-            f"{run_dir} has no model.keras (is it a finished textlstm run folder?)",
-            param_hint="RUN_DIR",
-        )
+        from textlstm.export import ExportError, resolve_export
+
+        try:
+            resolve_export(run_dir)
+        except ExportError:
+            raise click.BadParameter(
+                f"{run_dir} has no model.keras and no saved_model.pb (give a "
+                "finished run folder or an export of textlstm export)",
+                param_hint="RUN_DIR|EXPORT_DIR",
+            ) from None
     if texts:
         lines = iter(texts)
     else:

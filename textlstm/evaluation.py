@@ -2,9 +2,10 @@
 
 `classification_metrics` is pure NumPy: labels and probabilities in, one
 JSON-serializable dict out (the content of `metrics.json` and of
-`textlstm evaluate --json`). `evaluate_run` and `predict_texts` load a run
-folder written by `textlstm.training.fit`. Plots are drawn with matplotlib's
-Agg canvas (no display needed, no global pyplot state).
+`textlstm evaluate --json`). `evaluate_run` loads a run folder written by
+`textlstm.training.fit`, `predict_texts` a run folder or an export of
+`textlstm.export`. Plots are drawn with matplotlib's Agg canvas (no display
+needed, no global pyplot state).
 
 Example:
 
@@ -221,15 +222,18 @@ def evaluate_run(
 
 
 def predict_texts(
-    run_dir: str | os.PathLike, texts: Iterable[str], *, batch_size: int = 64
+    path: str | os.PathLike, texts: Iterable[str], *, batch_size: int = 64
 ) -> Iterable[dict]:
-    """Classify raw texts with the model of a run folder.
+    """Classify raw texts with a run folder's model or with an export.
 
     Any string gets a prediction: empty, very long, control characters,
     unpaired surrogates (replaced by U+FFFD before encoding).
 
     Args:
-        run_dir: A run folder written by `textlstm fit`.
+        path: A run folder written by `textlstm fit` (its `model.keras`), or
+            an export of `textlstm export`: a version folder or a model base
+            (its latest version), run through its `serving_default`
+            signature with `tf.saved_model.load`, without Keras.
         texts: The texts; consumed lazily, `batch_size` at a time.
         batch_size: Texts per model call.
 
@@ -237,22 +241,34 @@ def predict_texts(
         One dict per text: `text`, `label` (class name) and `probabilities`
         (class name -> probability).
     """
-    from textlstm.models import load_text_classifier
-    from textlstm.training import read_run
+    if (Path(path) / "model.keras").is_file():
+        from textlstm.models import load_text_classifier
+        from textlstm.training import read_run
 
-    run = read_run(run_dir)
-    model = load_text_classifier(run.path)
+        run = read_run(path)
+        model = load_text_classifier(run.path)
+        class_names = list(run.class_names)
+
+        def probabilities_of(chunk):
+            encoded = [text.encode("utf-8", errors="replace") for text in chunk]
+            return np.asarray(model.predict_on_batch(np.array(encoded, dtype=object)))
+    else:
+        from textlstm.export import load_export_predictor
+
+        predictor = load_export_predictor(path, batch_size=batch_size)
+
+        def probabilities_of(chunk):
+            probabilities, _ = predictor(chunk)
+            return probabilities
+
+        _, class_names = predictor([])
     for chunk in _chunks(texts, batch_size):
-        encoded = np.array(
-            [text.encode("utf-8", errors="replace") for text in chunk], dtype=object
-        )
-        probabilities = np.asarray(model.predict_on_batch(encoded))
-        for text, row in zip(chunk, probabilities):
+        for text, row in zip(chunk, probabilities_of(chunk)):
             yield {
                 "text": text,
-                "label": run.class_names[int(row.argmax())],
+                "label": class_names[int(row.argmax())],
                 "probabilities": {
-                    name: _round(float(p)) for name, p in zip(run.class_names, row)
+                    str(name): _round(float(p)) for name, p in zip(class_names, row)
                 },
             }
 
