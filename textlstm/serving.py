@@ -147,7 +147,11 @@ class ModelRepository:
         return versions[-1:] if self.policy == "latest" else versions
 
     def refresh(self) -> None:
-        """Load new versions and unload those the policy no longer wants."""
+        """Load new versions and unload those the policy no longer wants.
+
+        A version that fails to load is reported (`END` in the status) and
+        the version served so far stays until a wanted one loads.
+        """
         wanted = self.wanted_versions()
         for version in wanted:
             if version in self._servables or version in self._failed:
@@ -162,7 +166,13 @@ class ModelRepository:
                 self._servables[version] = servable
             self.log(f"loaded {self.name} version {version}")
         with self._lock:
-            for version in [v for v in self._servables if v not in wanted]:
+            stale = [v for v in self._servables if v not in wanted]
+            if wanted and stale and not any(v in self._servables for v in wanted):
+                # As TF Serving's availability-preserving policy: a new
+                # version that fails to load does not take down the one
+                # being served.
+                stale.remove(max(stale))
+            for version in stale:
                 del self._servables[version]
                 self.log(f"unloaded {self.name} version {version}")
 
@@ -372,6 +382,8 @@ def predict(servable: _Servable, body: dict) -> dict:
 def _rows_to_columns(instances, specs: dict) -> dict:
     if not isinstance(instances, list):
         raise _RequestError("'instances' must be a JSON array")
+    if not instances:  # as TF Serving: a row request needs at least one row
+        raise _RequestError("No values in 'instances' array")
     keys = list(specs)
     named = bool(instances) and all(
         isinstance(i, dict) and "b64" not in i for i in instances
