@@ -138,6 +138,10 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     return float((rank_sum - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+def _inputs_only(inputs, labels):
+    return inputs
+
+
 def predict_probabilities(model, batches) -> tuple[np.ndarray, np.ndarray]:
     """Run `model` over a `tf.data.Dataset` of `(inputs, label)` batches.
 
@@ -155,7 +159,7 @@ def predict_probabilities(model, batches) -> tuple[np.ndarray, np.ndarray]:
     with warnings.catch_warnings():
         # The dataset's length is unknown to Keras; its end is expected.
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        probabilities = model.predict(batches.map(lambda inputs, _: inputs), verbose=0)
+        probabilities = model.predict(batches.map(_inputs_only), verbose=0)
     return np.concatenate(labels), np.asarray(probabilities)
 
 
