@@ -36,6 +36,11 @@ def handle_errors(command):
             return command(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (`textlstm configs | head`): stop quietly,
+            # and keep Python from complaining again when it flushes stdout.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1)
         except Exception as error:
             if os.environ.get("TEXTLSTM_DEBUG"):
                 raise
