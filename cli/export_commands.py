@@ -4,12 +4,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
 import click
 
 from textlstm.cli.common import handle_errors, import_tensorflow_quietly
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
 
 
 class _BadInput(click.ClickException):
@@ -204,9 +210,21 @@ def serve(export_base, host, port, model_name, policy, poll_seconds):
         f"http://{host}:{server.port}/v1/models/{name}  (Ctrl-C to stop)",
         err=True,
     )
+    # Ctrl-C (SIGINT) and SIGTERM (docker stop, kubernetes) both stop the
+    # server, even where the parent started it with SIGINT ignored (a
+    # background job of a non-interactive shell).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+    click.echo("Stopped.", err=True)
+    # Nothing is left to write; skip the interpreter's teardown, where
+    # TensorFlow sometimes aborts ("terminate called ... exception not
+    # rethrown", exit -6) while it destroys a loaded SavedModel's threads.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -511,7 +511,8 @@ def test_serve_refuses_a_version_folder_and_an_empty_base(exports, tmp_path):
 # The command in a real process
 
 
-def test_serve_command_in_a_real_process(exports):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_serve_command_in_a_real_process_stops_on_a_signal(exports, signum):
     base = exports.base / "tpu"
     process = subprocess.Popen(
         [
@@ -533,9 +534,10 @@ def test_serve_command_in_a_real_process(exports):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     lines: queue.Queue = queue.Queue()
-    threading.Thread(
+    reader = threading.Thread(
         target=lambda: [lines.put(line) for line in process.stderr], daemon=True
-    ).start()
+    )
+    reader.start()
     try:
         while True:
             line = lines.get(timeout=120)
@@ -551,6 +553,9 @@ def test_serve_command_in_a_real_process(exports):
         status, body = call(url + ":predict", {"instances": TEXTS[:2]})
         assert status == 200 and len(body["predictions"]) == 2
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         returncode = process.wait(timeout=60)
     assert returncode == 0
+    reader.join(timeout=10)
+    rest = [lines.get_nowait() for _ in range(lines.qsize())]
+    assert rest[-1] == "Stopped.\n"

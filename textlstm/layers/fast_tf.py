@@ -59,15 +59,32 @@ def fast_path_options(xla=True):
 def _compiled(fn):
     """`fn` as a tf.function with and without XLA, chosen at call time.
 
-    XLA compiles one kernel per input shape and caches it.
+    Every tensor argument is traced with all of its dimensions unknown, so
+    that there is one graph per variant whatever shapes came before: the
+    numbers of a run do not depend on what else the process traced first
+    (with `reduce_retracing` they did, in the last bits). XLA still
+    compiles one kernel per concrete input shape and caches it.
     """
     variants = {
-        xla: tf.function(fn, jit_compile=xla, reduce_retracing=True, autograph=False)
-        for xla in (True, False)
+        xla: tf.function(fn, jit_compile=xla, autograph=False) for xla in (True, False)
     }
+    graphs = {}
 
     def call(*args, xla=None):
-        return variants[_XLA.get() if xla is None else xla and _XLA.get()](*args)
+        xla = _XLA.get() if xla is None else xla and _XLA.get()
+        key = (xla,) + tuple(
+            (arg.dtype, arg.shape.rank) if tf.is_tensor(arg) else arg for arg in args
+        )
+        graph = graphs.get(key)
+        if graph is None:
+            specs = [
+                tf.TensorSpec([None] * arg.shape.rank, arg.dtype)
+                if tf.is_tensor(arg)
+                else arg
+                for arg in args
+            ]
+            graph = graphs[key] = variants[xla].get_concrete_function(*specs)
+        return graph(*args)
 
     call.variants = variants
     return call
