@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
@@ -180,7 +181,8 @@ def load_tfds(config: dict, seed: int, explicit: dict) -> DatasetBundle:
     name = config["name"]
     data_dir = config["data_dir"] or None
     try:
-        builder = tfds.builder(name, data_dir=data_dir)
+        with _quiet_absl():
+            builder = tfds.builder(name, data_dir=data_dir)
     except tfds.core.registered.DatasetNotFoundError:
         raise DataError(f"data.name: unknown tfds dataset {name!r}") from None
     except (ValueError, AssertionError) as error:
@@ -275,14 +277,32 @@ def _tfds_columns(info, config: dict, explicit: dict, name: str) -> tuple[str, s
     return columns[0], columns[1]
 
 
+@contextlib.contextmanager
+def _quiet_absl():
+    """Hide tfds' absl warnings (an unprepared folder is reported in one line)."""
+    from absl import logging as absl_logging
+
+    previous = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(previous)
+
+
 def _tfds_split(builder, name: str, split: str, data_dir, key: str) -> tf.data.Dataset:
     import tensorflow_datasets as tfds
 
     root = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
     try:
-        return tfds.load(
-            name, split=split, data_dir=data_dir, download=False, shuffle_files=False
-        )
+        with _quiet_absl():
+            return tfds.load(
+                name,
+                split=split,
+                data_dir=data_dir,
+                download=False,
+                shuffle_files=False,
+            )
     except AssertionError:
         raise DataError(
             f"tfds dataset {name!r} is not prepared in {root} and textlstm never "
