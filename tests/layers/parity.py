@@ -20,13 +20,13 @@ def _as_list(outputs):
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
-def _projection(shape, index):
+def loss_projection(shape, index):
     return random_inputs(shape, seed=100 + index)
 
 
 def _loss(outputs):
     return sum(
-        keras.ops.sum(out * _projection(tuple(out.shape), k))
+        keras.ops.sum(out * loss_projection(tuple(out.shape), k))
         for k, out in enumerate(_as_list(outputs))
     )
 

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.layers.parity import TOLERANCE, forward_and_gradients, random_inputs
+from tests.layers.parity import (
+    TOLERANCE,
+    forward_and_gradients,
+    loss_projection,
+    random_inputs,
+)
 from tests.layers.test_parity import padding_mask
 from textlstm import layers as tl
 
@@ -166,3 +171,58 @@ def test_lstm_gradients_with_stored_and_recomputed_gates_agree(masked):
     recomputed = forward_and_gradients(layer, inputs, training=False, mask=mask)
     for a, b in zip(stored[0] + stored[1], recomputed[0] + recomputed[1], strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE)
+
+
+@pytest.fixture
+def three_shards(monkeypatch):
+    """Pretend to have 3 cores and split from 2 rows per shard on."""
+    from textlstm.layers import fast_tf
+
+    monkeypatch.setattr(fast_tf, "_cpu_shards", lambda: 3)
+    monkeypatch.setattr(fast_tf, "MIN_SHARD_ROWS", 2)
+    return fast_tf
+
+
+def test_batch_shards_counts(three_shards):
+    counts = [three_shards.batch_shards(batch) for batch in (1, 3, 4, 5, 6, 7, 100)]
+    assert counts == [1, 1, 2, 2, 3, 3, 3]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_sharded_batch_matches_step(kind, three_shards):
+    """7 rows run as shards of 3, 2 and 2, masks and initial states included."""
+    fast, step = twins(kind, return_sequences=True, return_state=True)
+    mask = padding_mask([6, 0, 2, 6, 1, 5, 3], time=6, pre=True)
+    compare(fast, step, random_inputs((7, 6, 5)), mask=mask)
+    fast_b, step_b = twins(kind, return_sequences=True, go_backwards=True)
+    compare(fast_b, step_b, random_inputs((7, 5, 5), seed=3))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_unknown_batch_is_sharded_at_run_time(kind, three_shards):
+    """A graph traced for any batch size splits 7 rows and runs 2 whole."""
+    fast, step = twins(kind, return_sequences=True)
+    fast(random_inputs((2, 6, 5)))
+    step(random_inputs((2, 6, 5)))
+    step.set_weights(fast.get_weights())
+
+    spec = tf.TensorSpec((None, 6, 5), tf.float32)
+
+    @tf.function(input_signature=[spec, tf.TensorSpec((None, 6, 4), tf.float32)])
+    def outputs_and_gradients(inputs, loss_weights):
+        """What `forward_and_gradients` computes, for any batch size."""
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = fast(inputs)
+            loss = tf.reduce_sum(outputs * loss_weights)
+        return [outputs] + tape.gradient(loss, [inputs] + fast.trainable_weights)
+
+    graph = outputs_and_gradients.get_concrete_function().graph.as_graph_def()
+    ops = {node.op for node in graph.node}
+    assert "StatelessIf" in ops or "If" in ops
+    for batch in (7, 2):
+        inputs = random_inputs((batch, 6, 5), seed=batch)
+        out_a, grad_a = forward_and_gradients(step, inputs)
+        got = outputs_and_gradients(inputs, loss_projection((batch, 6, 4), 0))
+        for a, b in zip(got, out_a + grad_a, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE)

@@ -10,6 +10,9 @@ Why it is faster than the generic `keras.layers.RNN` loop:
 - The backward pass is written by hand (`tf.custom_gradient`): a reverse
   loop computes the gate gradients, and the weight gradients are then large
   matmuls over all timesteps at once, instead of one small matmul per step.
+- On a CPU, a large batch is split into one shard per core, each its own
+  loop: TensorFlow runs them concurrently, where one XLA loop's small
+  per-step matmul would keep a single core busy (`batch_shards`).
 
 The math is exactly the cells' (`LSTMCell`, `GRUCell` with
 `reset_after=True`, default `tanh`/`sigmoid` activations); the layers fall
@@ -19,6 +22,8 @@ Inputs here are time-major: `(time, batch, features)`.
 
 import contextlib
 import contextvars
+import functools
+import os
 
 import tensorflow as tf
 
@@ -114,6 +119,79 @@ def _loop(step, steps, carry, reverse=False):
         _, carry = tf.while_loop(lambda k, _: k < blocks, block, (0, carry))
         _, carry = tf.while_loop(lambda t, _: t < steps, single, (rest, carry))
     return carry
+
+
+# Rows per shard below which a batch is not split: at batch 1-16 one loop is
+# latency-bound and splitting only adds work.
+MIN_SHARD_ROWS = 16
+
+
+@functools.cache
+def _cpu_shards() -> int:
+    """How many concurrent loops pay: the usable cores, 1 where a GPU is."""
+    if tf.config.list_logical_devices("GPU"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
+    return max(1, min(cores, threads or cores))
+
+
+def batch_shards(batch) -> int:
+    """How many batch shards the fast path runs concurrently for `batch` rows.
+
+    One per usable CPU core (none on a GPU machine), each at least
+    `MIN_SHARD_ROWS` rows. Row results do not depend on the sharding beyond
+    float rounding of the matmuls.
+
+    >>> from textlstm.layers.fast_tf import batch_shards
+    >>> batch_shards(1)
+    1
+    """
+    return max(1, min(_cpu_shards(), batch // MIN_SHARD_ROWS))
+
+
+def _sharded(run, time_major, batch_major):
+    """`run(*time_major, *batch_major)`, split into batch shards.
+
+    `time_major` tensors are `(time, batch, ...)`, `batch_major` ones
+    `(batch, ...)`; `run` returns a tuple of time-major tensors, which are
+    concatenated back. A batch size unknown while tracing is split at run
+    time (`tf.cond`) when it is large enough.
+    """
+    batch = batch_major[0].shape[0]
+    n = batch_shards(batch) if batch is not None else _cpu_shards()
+    if n == 1:
+        return run(*time_major, *batch_major)
+
+    def split_run():
+        # Static sizes where the batch is known keep the shards' shapes known.
+        if batch is not None:
+            sizes = [batch // n + int(k < batch % n) for k in range(n)]
+        else:
+            size = tf.shape(batch_major[0])[0]
+            sizes = tf.stack(
+                [size // n + tf.cast(k < size % n, tf.int32) for k in range(n)]
+            )
+        pieces = [tf.split(x, sizes, num=n, axis=1) for x in time_major]
+        pieces += [tf.split(x, sizes, num=n, axis=0) for x in batch_major]
+        outputs = [run(*args) for args in zip(*pieces)]
+        return tuple(tf.concat(parts, 1) for parts in zip(*outputs))
+
+    if batch is not None:
+        return split_run()
+    return tf.cond(
+        tf.shape(batch_major[0])[0] >= n * MIN_SHARD_ROWS,
+        split_run,
+        lambda: tuple(run(*time_major, *batch_major)),
+    )
+
+
+def _no_mask(like):
+    """The placeholder passed as `mask` to the cores of unmasked loops."""
+    return tf.zeros((0,), like.dtype)
 
 
 def _no_tape(*tensors):
@@ -273,13 +351,21 @@ def lstm(xw, h0, c0, recurrent_kernel, mask=None, keep_gates=False):
     Returns:
         `(hs, cs)`: the carried states of every step, `(time, batch, units)`.
     """
-    masked = mask is not None
-    if not masked:
-        mask = tf.zeros((0,), xw.dtype)
     # Read variables into tensors here: their gradients then flow through
     # the read, and the custom gradient sees plain tensors only.
     recurrent_kernel = tf.identity(recurrent_kernel)
-    return _LSTM_CORES[masked, bool(keep_gates)](xw, h0, c0, recurrent_kernel, mask)
+    core = _LSTM_CORES[mask is not None, bool(keep_gates)]
+    if mask is None:
+        return _sharded(
+            lambda xw, h0, c0: core(xw, h0, c0, recurrent_kernel, _no_mask(xw)),
+            [xw],
+            [h0, c0],
+        )
+    return _sharded(
+        lambda xw, mask, h0, c0: core(xw, h0, c0, recurrent_kernel, mask),
+        [xw, mask],
+        [h0, c0],
+    )
 
 
 # -- GRU (reset_after=True) ---------------------------------------------------
@@ -393,9 +479,15 @@ def gru(xw, h0, recurrent_kernel, recurrent_bias, mask=None):
     Returns:
         `hs`: the carried state of every step, `(time, batch, units)`.
     """
-    masked = mask is not None
-    if not masked:
-        mask = tf.zeros((0,), xw.dtype)
     recurrent_kernel = tf.identity(recurrent_kernel)
     recurrent_bias = tf.identity(recurrent_bias)
-    return _GRU_CORES[masked](xw, h0, recurrent_kernel, recurrent_bias, mask)
+    core = _GRU_CORES[mask is not None]
+
+    def run(xw, mask, h0):
+        return (core(xw, h0, recurrent_kernel, recurrent_bias, mask),)
+
+    if mask is None:
+        (hs,) = _sharded(lambda xw, h0: run(xw, _no_mask(xw), h0), [xw], [h0])
+    else:
+        (hs,) = _sharded(run, [xw, mask], [h0])
+    return hs
