@@ -371,19 +371,26 @@ def lstm(xw, h0, c0, recurrent_kernel, mask=None, keep_gates=False):
 # -- GRU (reset_after=True) ---------------------------------------------------
 @_compiled
 def _gru_forward(xw, h0, recurrent_kernel, recurrent_bias, mask):
-    """Returns the carried `h` of every step (gates are recomputed later)."""
+    """Returns the carried `h` of every step (gates are recomputed later).
+
+    The loop runs as plain TensorFlow ops for batches above
+    `GRU_XLA_MAX_BATCH`, so every op per step counts: the z/r part of the
+    recurrent bias is added to `xw` once, before the loop, and the update is
+    written `n + z (h - n)`.
+    """
     steps = tf.shape(xw)[0]
     units = tf.shape(h0)[-1]
+    x_zr = xw[..., : 2 * units] + recurrent_bias[: 2 * units]
+    x_n = xw[..., 2 * units :]
+    bias_n = recurrent_bias[2 * units :]
     hs = tf.TensorArray(xw.dtype, size=steps)
 
     def step(t, carry):
         h, hs = carry
-        x = xw[t]
-        hu = tf.matmul(h, recurrent_kernel) + recurrent_bias
-        zr = tf.sigmoid(x[:, : 2 * units] + hu[:, : 2 * units])
-        z, r = zr[:, :units], zr[:, units:]
-        n = tf.tanh(x[:, 2 * units :] + r * hu[:, 2 * units :])
-        h_new = z * h + (1 - z) * n
+        h_zr, h_n = tf.split(tf.matmul(h, recurrent_kernel), [2 * units, units], 1)
+        z, r = tf.split(tf.sigmoid(x_zr[t] + h_zr), 2, 1)
+        n = tf.tanh(x_n[t] + r * (h_n + bias_n))
+        h_new = n + z * (h - n)
         if mask is not None:
             h_new = tf.where(mask[t] > 0, h_new, h)
         return h_new, hs.write(t, h_new)
