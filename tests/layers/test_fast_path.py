@@ -180,12 +180,17 @@ def three_shards(monkeypatch):
 
     monkeypatch.setattr(fast_tf, "_cpu_shards", lambda: 3)
     monkeypatch.setattr(fast_tf, "MIN_SHARD_ROWS", 2)
+    monkeypatch.setattr(fast_tf, "MIN_SHARD_WORK", 1)
     return fast_tf
 
 
 def test_batch_shards_counts(three_shards):
-    counts = [three_shards.batch_shards(batch) for batch in (1, 3, 4, 5, 6, 7, 100)]
+    kernel = tf.zeros((4, 16))
+    counts = [three_shards.batch_shards(b, kernel) for b in (1, 3, 4, 5, 6, 7, 100)]
     assert counts == [1, 1, 2, 2, 3, 3, 3]
+    three_shards.MIN_SHARD_WORK = 64 * 10  # 10 rows of a 64-weight kernel
+    counts = [three_shards.batch_shards(b, kernel) for b in (9, 10, 19, 20, 30)]
+    assert counts == [1, 1, 1, 2, 3]
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

@@ -121,9 +121,11 @@ def _loop(step, steps, carry, reverse=False):
     return carry
 
 
-# Rows per shard below which a batch is not split: at batch 1-16 one loop is
-# latency-bound and splitting only adds work.
+# A shard needs at least this many rows and this many multiply-adds per
+# step in its recurrent matmul: below that, one loop is bound by latency
+# and per-op overhead, and a second one only adds work.
 MIN_SHARD_ROWS = 16
+MIN_SHARD_WORK = 2**20
 
 
 @functools.cache
@@ -139,21 +141,28 @@ def _cpu_shards() -> int:
     return max(1, min(cores, threads or cores))
 
 
-def batch_shards(batch) -> int:
-    """How many batch shards the fast path runs concurrently for `batch` rows.
+def _min_shard_rows(recurrent_kernel) -> int:
+    size = recurrent_kernel.shape.num_elements() or 1
+    return max(MIN_SHARD_ROWS, -(-MIN_SHARD_WORK // size))
 
-    One per usable CPU core (none on a GPU machine), each at least
-    `MIN_SHARD_ROWS` rows. Row results do not depend on the sharding beyond
-    float rounding of the matmuls.
 
+def batch_shards(batch, recurrent_kernel) -> int:
+    """How many batch shards the fast path runs concurrently.
+
+    One per usable CPU core (none on a GPU machine), each with at least
+    `MIN_SHARD_ROWS` rows and `MIN_SHARD_WORK` multiply-adds per step
+    (`rows * recurrent_kernel.size`). Row results do not depend on the
+    sharding beyond float rounding of the matmuls.
+
+    >>> import tensorflow as tf
     >>> from textlstm.layers.fast_tf import batch_shards
-    >>> batch_shards(1)
+    >>> batch_shards(1, tf.zeros((128, 512)))
     1
     """
-    return max(1, min(_cpu_shards(), batch // MIN_SHARD_ROWS))
+    return max(1, min(_cpu_shards(), batch // _min_shard_rows(recurrent_kernel)))
 
 
-def _sharded(run, time_major, batch_major):
+def _sharded(run, time_major, batch_major, recurrent_kernel):
     """`run(*time_major, *batch_major)`, split into batch shards.
 
     `time_major` tensors are `(time, batch, ...)`, `batch_major` ones
@@ -162,7 +171,10 @@ def _sharded(run, time_major, batch_major):
     time (`tf.cond`) when it is large enough.
     """
     batch = batch_major[0].shape[0]
-    n = batch_shards(batch) if batch is not None else _cpu_shards()
+    if batch is not None:
+        n = batch_shards(batch, recurrent_kernel)
+    else:
+        n = _cpu_shards()
     if n == 1:
         return run(*time_major, *batch_major)
 
@@ -183,7 +195,7 @@ def _sharded(run, time_major, batch_major):
     if batch is not None:
         return split_run()
     return tf.cond(
-        tf.shape(batch_major[0])[0] >= n * MIN_SHARD_ROWS,
+        tf.shape(batch_major[0])[0] >= n * _min_shard_rows(recurrent_kernel),
         split_run,
         lambda: tuple(run(*time_major, *batch_major)),
     )
@@ -360,11 +372,13 @@ def lstm(xw, h0, c0, recurrent_kernel, mask=None, keep_gates=False):
             lambda xw, h0, c0: core(xw, h0, c0, recurrent_kernel, _no_mask(xw)),
             [xw],
             [h0, c0],
+            recurrent_kernel,
         )
     return _sharded(
         lambda xw, mask, h0, c0: core(xw, h0, c0, recurrent_kernel, mask),
         [xw, mask],
         [h0, c0],
+        recurrent_kernel,
     )
 
 
@@ -494,7 +508,9 @@ def gru(xw, h0, recurrent_kernel, recurrent_bias, mask=None):
         return (core(xw, h0, recurrent_kernel, recurrent_bias, mask),)
 
     if mask is None:
-        (hs,) = _sharded(lambda xw, h0: run(xw, _no_mask(xw), h0), [xw], [h0])
+        (hs,) = _sharded(
+            lambda xw, h0: run(xw, _no_mask(xw), h0), [xw], [h0], recurrent_kernel
+        )
     else:
-        (hs,) = _sharded(run, [xw, mask], [h0])
+        (hs,) = _sharded(run, [xw, mask], [h0], recurrent_kernel)
     return hs
