@@ -231,3 +231,26 @@ def test_unknown_batch_is_sharded_at_run_time(kind, three_shards):
         got = outputs_and_gradients(inputs, loss_projection((batch, 6, 4), 0))
         for a, b in zip(got, out_a + grad_a, strict=True):
             np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("masked", [False, True])
+def test_outputs_keep_static_units_when_traced_for_any_shape(kind, masked):
+    """A layer stacked on a fast one needs its static units (as in model.fit)."""
+    first = KINDS[kind](4, return_sequences=True)
+    second = KINDS["gru"](3)
+    inputs = random_inputs((3, 6, 5))
+    mask = padding_mask([6, 2, 4], time=6) if masked else None
+    expected = second(first(inputs, mask=mask), mask=mask)
+    spec = tf.TensorSpec((None, None, 5), tf.float32)
+    mask_spec = tf.TensorSpec((None, None), tf.bool)
+
+    @tf.function(input_signature=[spec, mask_spec])
+    def stacked(inputs, mask):
+        sequences = first(inputs, mask=mask if masked else None)
+        assert sequences.shape.as_list() == [None, None, 4]
+        return second(sequences, mask=mask if masked else None)
+
+    full_mask = np.ones((3, 6), bool) if mask is None else np.asarray(mask)
+    got = stacked(inputs, full_mask)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)

@@ -201,6 +201,17 @@ def _sharded(run, time_major, batch_major, recurrent_kernel):
     )
 
 
+def _static_shape(states, xw, h0):
+    """`states` (time, batch, units) with the static shape the inputs imply.
+
+    The compiled loops are traced for any shape, so their outputs come back
+    with unknown dimensions; layers stacked on top (a `Dense`, another
+    recurrent layer) need at least the static `units`.
+    """
+    states.set_shape(xw.shape[:1].concatenate(h0.shape))
+    return states
+
+
 def _no_mask(like):
     """The placeholder passed as `mask` to the cores of unmasked loops."""
     return tf.zeros((0,), like.dtype)
@@ -369,18 +380,20 @@ def lstm(xw, h0, c0, recurrent_kernel, mask=None, keep_gates=False):
     recurrent_kernel = tf.identity(recurrent_kernel)
     core = _LSTM_CORES[mask is not None, bool(keep_gates)]
     if mask is None:
-        return _sharded(
+        hs, cs = _sharded(
             lambda xw, h0, c0: core(xw, h0, c0, recurrent_kernel, _no_mask(xw)),
             [xw],
             [h0, c0],
             recurrent_kernel,
         )
-    return _sharded(
-        lambda xw, mask, h0, c0: core(xw, h0, c0, recurrent_kernel, mask),
-        [xw, mask],
-        [h0, c0],
-        recurrent_kernel,
-    )
+    else:
+        hs, cs = _sharded(
+            lambda xw, mask, h0, c0: core(xw, h0, c0, recurrent_kernel, mask),
+            [xw, mask],
+            [h0, c0],
+            recurrent_kernel,
+        )
+    return _static_shape(hs, xw, h0), _static_shape(cs, xw, h0)
 
 
 # -- GRU (reset_after=True) ---------------------------------------------------
@@ -514,4 +527,4 @@ def gru(xw, h0, recurrent_kernel, recurrent_bias, mask=None):
         )
     else:
         (hs,) = _sharded(run, [xw, mask], [h0], recurrent_kernel)
-    return hs
+    return _static_shape(hs, xw, h0)
