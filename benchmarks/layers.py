@@ -9,7 +9,9 @@ For each shape (batch, time, embed, units) and each implementation it times
 
 Everything runs in one process with the same thread settings; each number is
 the median of several repeats after warm-up. Ratios (`speedup` = built-in
-time / textlstm time) are what to compare across machines. Prints one JSON
+time / textlstm time) are what to compare across machines; the quartiles of
+the ratio taken round by round (both timed in the same round) show how much
+it moves on a shared machine. Prints one JSON
 line per measurement, then a table, and writes
 `benchmarks/results/layers.json`.
 
@@ -39,8 +41,8 @@ SHAPES = [(64, 200, 128, 128), (128, 100, 128, 256), (1, 200, 128, 128)]
 RESULTS = Path(__file__).parent / "results" / "layers.json"
 
 
-def interleaved_medians(fns, repeats, warmup=3):
-    """Median wall time in ms of each function in `fns` (a dict).
+def interleaved_samples(fns, repeats, warmup=3):
+    """Wall times in ms of each function in `fns` (a dict), one per round.
 
     The functions are timed in turns, one sample of each per round, so that
     load from other processes hits them alike (the machines are shared).
@@ -60,7 +62,14 @@ def interleaved_medians(fns, repeats, warmup=3):
             for _ in range(inner[name]):
                 fn()
             samples[name].append((time.perf_counter() - start) / inner[name] * 1000)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    return samples
+
+
+def round_ratios(samples, slow, fast):
+    """Quartiles of `slow / fast` per round (both timed in the same round)."""
+    ratios = [a / b for a, b in zip(samples[slow], samples[fast], strict=True)]
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return [q1, q3]
 
 
 def keras_functions(layer, x):
@@ -133,7 +142,8 @@ def run(kinds, shapes, repeats):
                 fns["torch_train_ms"], fns["torch_infer_ms"] = torch_functions(
                     kind, shape
                 )
-            medians = interleaved_medians(fns, repeats)
+            samples = interleaved_samples(fns, repeats)
+            medians = {k: statistics.median(v) for k, v in samples.items()}
             row = {
                 "kind": kind,
                 "shape": list(shape),
@@ -143,6 +153,13 @@ def run(kinds, shapes, repeats):
                 / medians["textlstm_train_ms"],
                 "infer_speedup": medians["keras_infer_ms"]
                 / medians["textlstm_infer_ms"],
+                # How much the ratio moves between rounds of this run.
+                "train_speedup_round_quartiles": round_ratios(
+                    samples, "keras_train_ms", "textlstm_train_ms"
+                ),
+                "infer_speedup_round_quartiles": round_ratios(
+                    samples, "keras_infer_ms", "textlstm_infer_ms"
+                ),
             }
             print(json.dumps(row), flush=True)
             rows.append(row)
@@ -153,9 +170,10 @@ def table(rows):
     has_torch = any("torch_train_ms" in r for r in rows)
     head = (
         "| layer | (batch, time, embed, units) | keras train / infer ms "
-        "| textlstm train / infer ms | speedup train / infer |"
+        "| textlstm train / infer ms | speedup train / infer "
+        "| per-round speedup quartiles train; infer |"
     )
-    sep = "| --- | --- | --- | --- | --- |"
+    sep = "| --- | --- | --- | --- | --- | --- |"
     if has_torch:
         head += " PyTorch train / infer ms |"
         sep += " --- |"
@@ -165,7 +183,10 @@ def table(rows):
             f"| {r['kind'].upper()} | {tuple(r['shape'])} "
             f"| {r['keras_train_ms']:.1f} / {r['keras_infer_ms']:.2f} "
             f"| {r['textlstm_train_ms']:.1f} / {r['textlstm_infer_ms']:.2f} "
-            f"| {r['train_speedup']:.2f}× / {r['infer_speedup']:.2f}× |"
+            f"| {r['train_speedup']:.2f}× / {r['infer_speedup']:.2f}× "
+            "| {:.2f}-{:.2f}; {:.2f}-{:.2f} |".format(
+                *r["train_speedup_round_quartiles"], *r["infer_speedup_round_quartiles"]
+            )
         )
         if has_torch:
             torch_train = r.get("torch_train_ms", float("nan"))
