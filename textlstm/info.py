@@ -26,12 +26,13 @@ def collect_info() -> dict:
         "keras": keras.__version__,
         "keras_backend": keras.backend.backend(),
         "devices": devices,
-        "cpu_count": _cpu_count(),
+        "cpu_count": usable_cpu_count(),
         "kernel_paths": available_kernel_paths(),
     }
 
 
-def _cpu_count() -> int:
+def usable_cpu_count() -> int:
+    """The CPU cores this process may run on (its affinity, where known)."""
     import os
 
     try:

@@ -23,9 +23,10 @@ Inputs here are time-major: `(time, batch, features)`.
 import contextlib
 import contextvars
 import functools
-import os
 
 import tensorflow as tf
+
+from textlstm.info import usable_cpu_count
 
 # Steps per loop iteration: fewer iterations, and XLA fuses across steps.
 UNROLL = 4
@@ -133,10 +134,7 @@ def _cpu_shards() -> int:
     """How many concurrent loops pay: the usable cores, 1 where a GPU is."""
     if tf.config.list_logical_devices("GPU"):
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
+    cores = usable_cpu_count()
     threads = tf.config.threading.get_intra_op_parallelism_threads()
     return max(1, min(cores, threads or cores))
 
@@ -162,54 +160,48 @@ def batch_shards(batch, recurrent_kernel) -> int:
     return max(1, min(_cpu_shards(), batch // _min_shard_rows(recurrent_kernel)))
 
 
-def _sharded(run, time_major, batch_major, recurrent_kernel):
-    """`run(*time_major, *batch_major)`, split into batch shards.
+def _sharded(run, xw, states, mask, recurrent_kernel):
+    """`run(xw, states, mask)`, split into batch shards.
 
-    `time_major` tensors are `(time, batch, ...)`, `batch_major` ones
-    `(batch, ...)`; `run` returns a tuple of time-major tensors, which are
-    concatenated back. A batch size unknown while tracing is split at run
-    time (`tf.cond`) when it is large enough.
+    `xw` and `mask` (or None) are time-major, `states` a list of
+    `(batch, units)` tensors; `run` returns a tuple of `(time, batch, units)`
+    tensors, concatenated back and given the static shape the inputs imply
+    (the compiled loops are traced for any shape, so layers stacked on top
+    would otherwise not even know `units`). A batch size unknown while
+    tracing is split at run time (`tf.cond`) when it is large enough.
     """
-    batch = batch_major[0].shape[0]
-    if batch is not None:
-        n = batch_shards(batch, recurrent_kernel)
-    else:
-        n = _cpu_shards()
-    if n == 1:
-        return run(*time_major, *batch_major)
+    batch = states[0].shape[0]
+    n = _cpu_shards() if batch is None else batch_shards(batch, recurrent_kernel)
 
     def split_run():
         # Static sizes where the batch is known keep the shards' shapes known.
         if batch is not None:
             sizes = [batch // n + int(k < batch % n) for k in range(n)]
         else:
-            size = tf.shape(batch_major[0])[0]
+            size = tf.shape(xw)[1]
             sizes = tf.stack(
                 [size // n + tf.cast(k < size % n, tf.int32) for k in range(n)]
             )
-        pieces = [tf.split(x, sizes, num=n, axis=1) for x in time_major]
-        pieces += [tf.split(x, sizes, num=n, axis=0) for x in batch_major]
-        outputs = [run(*args) for args in zip(*pieces)]
+        xws = tf.split(xw, sizes, num=n, axis=1)
+        masks = [None] * n if mask is None else tf.split(mask, sizes, num=n, axis=1)
+        shard_states = zip(*[tf.split(s, sizes, num=n, axis=0) for s in states])
+        outputs = [run(*args) for args in zip(xws, shard_states, masks)]
         return tuple(tf.concat(parts, 1) for parts in zip(*outputs))
 
-    if batch is not None:
-        return split_run()
-    return tf.cond(
-        tf.shape(batch_major[0])[0] >= n * _min_shard_rows(recurrent_kernel),
-        split_run,
-        lambda: tuple(run(*time_major, *batch_major)),
-    )
-
-
-def _static_shape(states, xw, h0):
-    """`states` (time, batch, units) with the static shape the inputs imply.
-
-    The compiled loops are traced for any shape, so their outputs come back
-    with unknown dimensions; layers stacked on top (a `Dense`, another
-    recurrent layer) need at least the static `units`.
-    """
-    states.set_shape(xw.shape[:1].concatenate(h0.shape))
-    return states
+    if n == 1:
+        outputs = run(xw, states, mask)
+    elif batch is not None:
+        outputs = split_run()
+    else:
+        outputs = tf.cond(
+            tf.shape(xw)[1] >= n * _min_shard_rows(recurrent_kernel),
+            split_run,
+            lambda: tuple(run(xw, states, mask)),
+        )
+    shape = xw.shape[:1].concatenate(states[0].shape)
+    for output in outputs:
+        output.set_shape(shape)
+    return outputs
 
 
 def _no_mask(like):
@@ -379,21 +371,12 @@ def lstm(xw, h0, c0, recurrent_kernel, mask=None, keep_gates=False):
     # the read, and the custom gradient sees plain tensors only.
     recurrent_kernel = tf.identity(recurrent_kernel)
     core = _LSTM_CORES[mask is not None, bool(keep_gates)]
-    if mask is None:
-        hs, cs = _sharded(
-            lambda xw, h0, c0: core(xw, h0, c0, recurrent_kernel, _no_mask(xw)),
-            [xw],
-            [h0, c0],
-            recurrent_kernel,
-        )
-    else:
-        hs, cs = _sharded(
-            lambda xw, mask, h0, c0: core(xw, h0, c0, recurrent_kernel, mask),
-            [xw, mask],
-            [h0, c0],
-            recurrent_kernel,
-        )
-    return _static_shape(hs, xw, h0), _static_shape(cs, xw, h0)
+
+    def run(xw, states, mask):
+        mask = _no_mask(xw) if mask is None else mask
+        return core(xw, *states, recurrent_kernel, mask)
+
+    return _sharded(run, xw, [h0, c0], mask, recurrent_kernel)
 
 
 # -- GRU (reset_after=True) ---------------------------------------------------
@@ -518,13 +501,9 @@ def gru(xw, h0, recurrent_kernel, recurrent_bias, mask=None):
     recurrent_bias = tf.identity(recurrent_bias)
     core = _GRU_CORES[mask is not None]
 
-    def run(xw, mask, h0):
-        return (core(xw, h0, recurrent_kernel, recurrent_bias, mask),)
+    def run(xw, states, mask):
+        mask = _no_mask(xw) if mask is None else mask
+        return (core(xw, *states, recurrent_kernel, recurrent_bias, mask),)
 
-    if mask is None:
-        (hs,) = _sharded(
-            lambda xw, h0: run(xw, _no_mask(xw), h0), [xw], [h0], recurrent_kernel
-        )
-    else:
-        (hs,) = _sharded(run, [xw, mask], [h0], recurrent_kernel)
-    return _static_shape(hs, xw, h0)
+    (hs,) = _sharded(run, xw, [h0], mask, recurrent_kernel)
+    return hs
