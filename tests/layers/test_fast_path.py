@@ -18,7 +18,13 @@ pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="the fast path is TensorFlow's"
 )
 
-KINDS = {"lstm": tl.LSTM, "gru": tl.GRU}
+KINDS = {
+    "lstm": tl.LSTM,
+    "gru": tl.GRU,
+    "peephole": tl.PeepholeLSTM,
+    "cifg": tl.CIFGLSTM,
+}
+LSTM_FAMILY = ["cifg", "lstm", "peephole"]
 
 
 def twins(kind, units=4, **kwargs):
@@ -60,7 +66,7 @@ def test_fast_matches_step_with_masks(kind, pre):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_fast_matches_step_with_initial_state_and_mask(kind):
     fast, step = twins(kind, return_sequences=True, return_state=True)
-    num_states = 2 if kind == "lstm" else 1
+    num_states = 1 if kind == "gru" else 2
     states = [random_inputs((3, 4), seed=5 + k) for k in range(num_states)]
     inputs = random_inputs((3, 6, 5))
     mask = padding_mask([6, 0, 2], time=6, pre=True)
@@ -161,10 +167,11 @@ def test_fit_trains_with_the_fast_path(kind):
     assert history.history["loss"][-1] < 0.6 * history.history["loss"][0]
 
 
+@pytest.mark.parametrize("kind", LSTM_FAMILY)
 @pytest.mark.parametrize("masked", [False, True])
-def test_lstm_gradients_with_stored_and_recomputed_gates_agree(masked):
+def test_lstm_gradients_with_stored_and_recomputed_gates_agree(kind, masked):
     """training=True stores the gates, training=False recomputes them."""
-    layer = tl.LSTM(4, return_sequences=True)
+    layer = KINDS[kind](4, return_sequences=True)
     inputs = random_inputs((3, 6, 5))
     mask = padding_mask([6, 2, 4], time=6) if masked else None
     stored = forward_and_gradients(layer, inputs, training=True, mask=mask)

@@ -9,15 +9,23 @@ from textlstm.layers.fast_tf import fast_path_options
 from textlstm.layers.gates import gate_activations
 from textlstm.layers.gru import GRU, GRUCell
 from textlstm.layers.lstm import LSTM, LSTMCell
-from textlstm.layers.variants import CIFGLSTMCell, LayerNormLSTMCell, PeepholeLSTMCell
+from textlstm.layers.variants import (
+    CIFGLSTM,
+    CIFGLSTMCell,
+    LayerNormLSTMCell,
+    PeepholeLSTM,
+    PeepholeLSTMCell,
+)
 
 __all__ = [
+    "CIFGLSTM",
     "CIFGLSTMCell",
     "GRU",
     "GRUCell",
     "LSTM",
     "LSTMCell",
     "LayerNormLSTMCell",
+    "PeepholeLSTM",
     "PeepholeLSTMCell",
     "RecurrentCell",
     "RecurrentLayer",
@@ -37,5 +45,5 @@ def available_kernel_paths() -> dict:
         cls.__name__: ["fast", "step"]
         if cls.fast_loop is not RecurrentLayer.fast_loop
         else ["step"]
-        for cls in (LSTM, GRU)
+        for cls in (LSTM, GRU, PeepholeLSTM, CIFGLSTM)
     }

@@ -213,9 +213,50 @@ def _no_tape(*tensors):
     return [tf.stop_gradient(t) for t in tensors]
 
 
-# -- LSTM ----------------------------------------------------------------------
+# -- LSTM and its variants ------------------------------------------------------
+# One loop serves the LSTM family; `variant` (a Python string, fixed while
+# tracing) selects the gate equations:
+#   "lstm":     gates i, f, g, o (the blocks of `z = x W + b + h U`)
+#   "cifg":     gates f, g, o, and i = 1 - f (`CIFGLSTMCell`)
+#   "peephole": i and f also see c, o sees c' through the diagonal weights
+#               `peepholes = [p_i, p_f, p_o]` (`PeepholeLSTMCell`)
+VARIANTS = ("lstm", "cifg", "peephole")
+
+
+def _gate_blocks(variant) -> int:
+    return 3 if variant == "cifg" else 4
+
+
+def _lstm_cell(variant, z, c, peepholes):
+    """`(h', c', gates)` of the pre-activations `z` and the state `c`.
+
+    Works on one step `(batch, ...)` and on all steps `(time, batch, ...)`
+    at once. `gates` is the list of activations the backward pass needs.
+    """
+    units = tf.shape(c)[-1]
+    if variant == "peephole":
+        z_i, z_f, z_g, z_o = tf.split(z, 4, -1)
+        i = tf.sigmoid(z_i + peepholes[0] * c)
+        f = tf.sigmoid(z_f + peepholes[1] * c)
+        g = tf.tanh(z_g)
+        c_new = f * c + i * g
+        o = tf.sigmoid(z_o + peepholes[2] * c_new)
+        return o * tf.tanh(c_new), c_new, [i, f, g, o]
+    # One split instead of four slices: the plain-TensorFlow loop (the cpu
+    # and gpu exports) pays per op and step.
+    if variant == "cifg":
+        f, _, o = tf.split(tf.sigmoid(z), 3, -1)
+        g = tf.tanh(z[..., units : 2 * units])
+        c_new = f * c + (1.0 - f) * g
+        return o * tf.tanh(c_new), c_new, [f, g, o]
+    i, f, _, o = tf.split(tf.sigmoid(z), 4, -1)
+    g = tf.tanh(z[..., 2 * units : 3 * units])
+    c_new = f * c + i * g
+    return o * tf.tanh(c_new), c_new, [i, f, g, o]
+
+
 @_compiled
-def _lstm_forward(xw, h0, c0, recurrent_kernel, mask, keep_gates):
+def _lstm_forward(xw, h0, c0, recurrent_kernel, peepholes, mask, keep_gates, variant):
     """Returns the carried `h` and `c` of every step, and the gates.
 
     With `keep_gates=False` (inference) the gates are not stored (an empty
@@ -223,7 +264,6 @@ def _lstm_forward(xw, h0, c0, recurrent_kernel, mask, keep_gates):
     with one large matmul.
     """
     steps = tf.shape(xw)[0]
-    units = tf.shape(h0)[-1]
     hs = tf.TensorArray(xw.dtype, size=steps)
     cs = tf.TensorArray(xw.dtype, size=steps)
     kept = tf.TensorArray(xw.dtype, size=steps if keep_gates else 0)
@@ -231,14 +271,9 @@ def _lstm_forward(xw, h0, c0, recurrent_kernel, mask, keep_gates):
     def step(t, carry):
         h, c, hs, cs, kept = carry
         z = xw[t] + tf.matmul(h, recurrent_kernel)
-        # One split instead of four slices: the plain-TensorFlow loop (the
-        # cpu and gpu exports) pays per op and step.
-        i, f, _, o = tf.split(tf.sigmoid(z), 4, 1)
-        g = tf.tanh(z[:, 2 * units : 3 * units])
-        c_new = f * c + i * g
-        h_new = o * tf.tanh(c_new)
+        h_new, c_new, gates = _lstm_cell(variant, z, c, peepholes)
         if keep_gates:
-            kept = kept.write(t, tf.concat([i, f, g, o], -1))
+            kept = kept.write(t, tf.concat(gates, -1))
         if mask is not None:
             keep = mask[t] > 0
             c_new = tf.where(keep, c_new, c)
@@ -262,41 +297,61 @@ def _matmul_3d(x, kernel):
     return tf.reshape(flat, (shape[0], shape[1], -1))
 
 
+def _lstm_coefficients(variant, gates, cs, c_prevs, peepholes):
+    """What the backward loop needs that does not depend on its gradients.
+
+    Vectorized over all steps, so the loop keeps only the recurrence. With
+    `dh`, `dc` the gradients reaching a step's outputs `h'` and `c'`, the
+    loop computes
+
+        dc += dh * dc_from_dh
+        dz  = [dc, ..., dc, dh] * coefficients      (the gate blocks of z)
+        dc_prev = dc * carry,   dh_prev = dz U^T
+
+    Returns `(coefficients, dc_from_dh, carry)`.
+    """
+    blocks = tf.split(gates, _gate_blocks(variant), -1)
+    tanh_c = tf.tanh(cs)
+    if variant == "cifg":
+        f, g, o = blocks
+        # c' = f c + (1 - f) g
+        dz_f, dz_g = (c_prevs - g) * f * (1 - f), (1 - f) * (1 - g * g)
+    else:
+        i, f, g, o = blocks
+        dz_i, dz_f, dz_g = g * i * (1 - i), c_prevs * f * (1 - f), i * (1 - g * g)
+    dz_o = tanh_c * o * (1 - o)
+    dc_from_dh = o * (1 - tanh_c * tanh_c)
+    carry = f
+    if variant == "peephole":
+        # o sees c' and i, f see c: their pre-activations pass gradient on.
+        p_i, p_f, p_o = peepholes[0], peepholes[1], peepholes[2]
+        dc_from_dh = dc_from_dh + dz_o * p_o
+        carry = f + dz_i * p_i + dz_f * p_f
+    dz = [dz_f, dz_g, dz_o] if variant == "cifg" else [dz_i, dz_f, dz_g, dz_o]
+    return tf.concat(dz, -1), dc_from_dh, carry
+
+
 @_compiled
-def _lstm_backward(dhs, dcs, xw, hs, cs, gates, h0, c0, recurrent_kernel, mask):
-    """Gradients of the loop with respect to `xw`, `h0`, `c0` and `U`."""
+def _lstm_backward(
+    dhs, dcs, xw, hs, cs, gates, h0, c0, recurrent_kernel, peepholes, mask, variant
+):
+    """Gradients of the loop: `xw`, `h0`, `c0`, `U` and the peepholes."""
     steps = tf.shape(hs)[0]
     units = tf.shape(h0)[-1]
     h_prevs, c_prevs = _previous(h0, hs), _previous(c0, cs)
     if gates.shape.rank != 3:
         # Not stored by the forward pass: all steps at once from the states.
         z = xw + _matmul_3d(h_prevs, recurrent_kernel)
-        sig = tf.sigmoid(z)
-        gates = tf.concat(
-            [
-                sig[..., : 2 * units],
-                tf.tanh(z[..., 2 * units : 3 * units]),
-                sig[..., 3 * units :],
-            ],
-            -1,
-        )
-    i, f = gates[..., :units], gates[..., units : 2 * units]
-    g, o = gates[..., 2 * units : 3 * units], gates[..., 3 * units :]
-    tanh_c = tf.tanh(cs)
-    # Everything that does not depend on the incoming gradient, vectorized
-    # over all steps, so the loop keeps only the recurrence:
-    #   dc += dh * o * (1 - tanh(c)^2)
-    #   dz  = [dc, dc, dc, dh] * [g i (1-i), c_prev f (1-f), i (1-g^2), tanh(c) o (1-o)]
-    dc_from_dh = o * (1 - tanh_c * tanh_c)
-    coefficients = tf.concat(
-        [g * i * (1 - i), c_prevs * f * (1 - f), i * (1 - g * g), tanh_c * o * (1 - o)],
-        -1,
+        gates = tf.concat(_lstm_cell(variant, z, c_prevs, peepholes)[2], -1)
+    coefficients, dc_from_dh, carry = _lstm_coefficients(
+        variant, gates, cs, c_prevs, peepholes
     )
+    from_dc = _gate_blocks(variant) - 1  # every block but o's takes dc
     kernel_t = tf.transpose(recurrent_kernel)
     dzs = tf.TensorArray(hs.dtype, size=steps)
 
-    def step(t, carry):
-        dh_next, dc_next, dzs = carry
+    def step(t, carry_):
+        dh_next, dc_next, dzs = carry_
         dh = dhs[t] + dh_next
         dc = dcs[t] + dc_next
         if mask is not None:
@@ -304,9 +359,9 @@ def _lstm_backward(dhs, dcs, xw, hs, cs, gates, h0, c0, recurrent_kernel, mask):
             dh_skip, dc_skip = dh * (1 - keep), dc * (1 - keep)
             dh, dc = dh * keep, dc * keep
         dc = dc + dh * dc_from_dh[t]
-        dz = tf.concat([dc, dc, dc, dh], -1) * coefficients[t]
+        dz = tf.concat([dc] * from_dc + [dh], -1) * coefficients[t]
         dh_prev = tf.matmul(dz, kernel_t)
-        dc_prev = dc * f[t]
+        dc_prev = dc * carry[t]
         if mask is not None:
             dh_prev, dc_prev = dh_prev + dh_skip, dc_prev + dc_skip
         return dh_prev, dc_prev, dzs.write(t, dz)
@@ -317,28 +372,53 @@ def _lstm_backward(dhs, dcs, xw, hs, cs, gates, h0, c0, recurrent_kernel, mask):
     dz = dzs.stack()
     d_kernel = tf.matmul(
         tf.reshape(h_prevs, (-1, units)),
-        tf.reshape(dz, (-1, 4 * units)),
+        tf.reshape(dz, (-1, from_dc * units + units)),
         transpose_a=True,
     )
-    return dz, dh0, dc0, d_kernel
+    if variant == "peephole":
+        dz_i, dz_f, _, dz_o = tf.split(dz, 4, -1)
+        d_peepholes = tf.stack(
+            [
+                tf.reduce_sum(dz_i * c_prevs, (0, 1)),
+                tf.reduce_sum(dz_f * c_prevs, (0, 1)),
+                tf.reduce_sum(dz_o * cs, (0, 1)),
+            ]
+        )
+    else:
+        d_peepholes = tf.zeros_like(peepholes)
+    return dz, dh0, dc0, d_kernel, d_peepholes
 
 
-def _lstm_core(masked, keep_gates):
+def _lstm_core(masked, keep_gates, variant):
     @tf.custom_gradient
-    def core(xw, h0, c0, recurrent_kernel, mask):
+    def core(xw, h0, c0, recurrent_kernel, peepholes, mask):
         mask_or_none = mask if masked else None
         # The gradient is ours: keep tapes from differentiating the loop.
         hs, cs, gates = _lstm_forward(
-            *_no_tape(xw, h0, c0, recurrent_kernel), mask_or_none, keep_gates
+            *_no_tape(xw, h0, c0, recurrent_kernel, peepholes),
+            mask_or_none,
+            keep_gates,
+            variant,
         )
 
         def grad(dhs, dcs):
             dhs = tf.zeros_like(hs) if dhs is None else dhs
             dcs = tf.zeros_like(cs) if dcs is None else dcs
-            dxw, dh0, dc0, d_kernel = _lstm_backward(
-                dhs, dcs, xw, hs, cs, gates, h0, c0, recurrent_kernel, mask_or_none
+            grads = _lstm_backward(
+                dhs,
+                dcs,
+                xw,
+                hs,
+                cs,
+                gates,
+                h0,
+                c0,
+                recurrent_kernel,
+                peepholes,
+                mask_or_none,
+                variant,
             )
-            return dxw, dh0, dc0, d_kernel, tf.zeros_like(mask)
+            return (*grads, tf.zeros_like(mask))
 
         return (hs, cs), grad
 
@@ -346,35 +426,54 @@ def _lstm_core(masked, keep_gates):
 
 
 _LSTM_CORES = {
-    (masked, keep): _lstm_core(masked, keep)
+    (masked, keep, variant): _lstm_core(masked, keep, variant)
     for masked in (True, False)
     for keep in (True, False)
+    for variant in VARIANTS
 }
 
 
-def lstm(xw, h0, c0, recurrent_kernel, mask=None, keep_gates=False):
+def lstm(
+    xw,
+    h0,
+    c0,
+    recurrent_kernel,
+    mask=None,
+    keep_gates=False,
+    variant="lstm",
+    peepholes=None,
+):
     """Run the LSTM recurrence over time-major pre-activations `xw`.
 
     Args:
-        xw: `(time, batch, 4 * units)`, the input projections `x W + b`.
+        xw: `(time, batch, gates * units)`, the input projections `x W + b`
+            (`gates` is 3 for `"cifg"`, else 4).
         h0, c0: `(batch, units)` initial states.
-        recurrent_kernel: `(units, 4 * units)`.
+        recurrent_kernel: `(units, gates * units)`.
         mask: Optional `(time, batch, 1)` float mask (1 = keep the step).
         keep_gates: Store the gates for the backward pass (training) instead
             of recomputing them there (inference, where usually no backward
             pass follows).
+        variant: `"lstm"`, `"cifg"` or `"peephole"` (see `VARIANTS`).
+        peepholes: `(3, units)`, the rows `p_i`, `p_f`, `p_o`
+            (`"peephole"` only).
 
     Returns:
         `(hs, cs)`: the carried states of every step, `(time, batch, units)`.
     """
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    if (peepholes is not None) != (variant == "peephole"):
+        raise ValueError("peepholes are given exactly for variant 'peephole'")
     # Read variables into tensors here: their gradients then flow through
     # the read, and the custom gradient sees plain tensors only.
     recurrent_kernel = tf.identity(recurrent_kernel)
-    core = _LSTM_CORES[mask is not None, bool(keep_gates)]
+    peepholes = _no_mask(xw) if peepholes is None else tf.identity(peepholes)
+    core = _LSTM_CORES[mask is not None, bool(keep_gates), variant]
 
     def run(xw, states, mask):
         mask = _no_mask(xw) if mask is None else mask
-        return core(xw, *states, recurrent_kernel, mask)
+        return core(xw, *states, recurrent_kernel, peepholes, mask)
 
     return _sharded(run, xw, [h0, c0], mask, recurrent_kernel)
 

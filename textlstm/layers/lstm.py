@@ -202,6 +202,10 @@ class LSTM(RecurrentLayer):
     """
 
     cell_class = LSTMCell
+    #: Constructor arguments of `cell_class` beyond `LSTMCell`'s.
+    cell_options = ()
+    #: Which recurrence of `fast_tf.lstm` computes this cell's.
+    fast_variant = "lstm"
 
     def __init__(
         self,
@@ -231,7 +235,8 @@ class LSTM(RecurrentLayer):
         use_cudnn="auto",
         **kwargs,
     ):
-        cell = LSTMCell(
+        cell_options = {k: kwargs.pop(k) for k in self.cell_options if k in kwargs}
+        cell = self.cell_class(
             units,
             activation=activation,
             recurrent_activation=recurrent_activation,
@@ -252,6 +257,7 @@ class LSTM(RecurrentLayer):
             dtype=kwargs.get("dtype"),
             trainable=kwargs.get("trainable", True),
             name="lstm_cell",
+            **cell_options,
         )
         super().__init__(
             cell,
@@ -269,6 +275,10 @@ class LSTM(RecurrentLayer):
     def unit_forget_bias(self):
         return self.cell.unit_forget_bias
 
+    def fast_peepholes(self):
+        """The `(3, units)` peephole weights `fast_tf.lstm` takes, if any."""
+        return None
+
     def fast_loop(self, sequences, initial_state, mask, training):
         if not self.fast_path_applies(sequences, training):
             return None
@@ -278,5 +288,14 @@ class LSTM(RecurrentLayer):
         xw, mask = self.input_projection(sequences, mask, training, cell.bias)
         h0, c0 = initial_state
         recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
-        hs, cs = fast_tf.lstm(xw, h0, c0, recurrent_kernel, mask, keep_gates=training)
+        hs, cs = fast_tf.lstm(
+            xw,
+            h0,
+            c0,
+            recurrent_kernel,
+            mask,
+            keep_gates=training,
+            variant=self.fast_variant,
+            peepholes=self.fast_peepholes(),
+        )
         return self.pack_outputs(hs, [hs[-1], cs[-1]], mask)

@@ -3,14 +3,17 @@
 Each is a cell for `keras.layers.RNN` (and `Bidirectional`, stacks, masks,
 dropout...), built on the same `kernel` / `recurrent_kernel` / `bias` layout
 as `textlstm.layers.LSTMCell`, so an LSTM's weights are a natural starting
-point for each of them.
+point for each of them. The peephole and CIFG cells also come as sequence
+layers, `PeepholeLSTM` and `CIFGLSTM`, that run the fast path of
+`textlstm.layers.LSTM`; the layer-normalized cell has no fused loop and runs
+in `keras.layers.RNN`.
 """
 
 import keras
 from keras import ops
 
 from textlstm.layers.base import as_state_list
-from textlstm.layers.lstm import LSTMCell
+from textlstm.layers.lstm import LSTM, LSTMCell
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -236,3 +239,68 @@ class CIFGLSTMCell(LSTMCell):
         c = f * c_tm1 + i * g
         h = o * self.activation(c)
         return h, [h, c], {"i": i, "f": f, "o": o}
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class PeepholeLSTM(LSTM):
+    """Peephole LSTM layer: `PeepholeLSTMCell` over a sequence, fast.
+
+    Computes what `keras.layers.RNN(PeepholeLSTMCell(units))` computes, with
+    the same weights, but on the TensorFlow backend runs the fused loop of
+    `textlstm.layers.LSTM` (hoisted input projection, compiled recurrence,
+    hand-written backward pass) whenever it is exact, and the cell
+    otherwise; `layer.kernel_path` says which ran.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        peephole_initializer: Initializer of the peephole weights
+            (default `"glorot_uniform"`).
+        **kwargs: Every argument of `textlstm.layers.LSTM`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from textlstm.layers import PeepholeLSTM
+    >>> layer = PeepholeLSTM(4, return_sequences=True)
+    >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape), layer.kernel_path
+    ((2, 10, 4), 'fast')
+    """
+
+    cell_class = PeepholeLSTMCell
+    cell_options = ("peephole_initializer",)
+    fast_variant = "peephole"
+
+    def fast_peepholes(self):
+        cell = self.cell
+        weights = (
+            cell.input_gate_peephole_weights,
+            cell.forget_gate_peephole_weights,
+            cell.output_gate_peephole_weights,
+        )
+        return ops.stack([w.value for w in weights])
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class CIFGLSTM(LSTM):
+    """CIFG LSTM layer: `CIFGLSTMCell` over a sequence, fast.
+
+    Computes what `keras.layers.RNN(CIFGLSTMCell(units))` computes, with the
+    same weights (three gate blocks f, c, o), but on the TensorFlow backend
+    runs the fused loop of `textlstm.layers.LSTM` whenever it is exact, and
+    the cell otherwise; `layer.kernel_path` says which ran.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        **kwargs: Every argument of `textlstm.layers.LSTM`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from textlstm.layers import CIFGLSTM
+    >>> layer = CIFGLSTM(4)
+    >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape), layer.kernel_path
+    ((2, 4), 'fast')
+    """
+
+    cell_class = CIFGLSTMCell
+    fast_variant = "cifg"
