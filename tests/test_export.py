@@ -464,6 +464,34 @@ def test_gpu_export_pairs_each_lstm_with_a_cudnn_implementation(exports):
         assert group["CPU"] in called and group["GPU"] not in called
 
 
+def test_gpu_export_of_a_model_without_cudnn_layers_passes_and_says_why(tmp_path):
+    """CIFG (and peephole, layer-norm) layers have no cuDNN kernel: the gpu
+    target is the portable loop, and verification says none was needed."""
+    from tests.conftest import EXPORT_RUN, run_textlstm
+    from textlstm.config import load_config
+    from textlstm.training import fit
+
+    run_dir = tmp_path / "run"
+    overrides = [*EXPORT_RUN, "model.cell=cifg_lstm", "model.bidirectional=true"]
+    fit(load_config("quickstart", overrides), run_dir, verbose=0)
+    result = run_textlstm(
+        "export", run_dir, "--out", tmp_path / "out", "--target", "gpu"
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "  ok   cuDNN selection: none needed: no layer has a cuDNN kernel (only "
+        "textlstm LSTM and GRU do); the portable loop runs on GPUs as it is"
+    ) in result.stdout.splitlines()
+    folder = tmp_path / "out" / "1"
+    info = json.loads((folder / "assets.extra" / "export.json").read_text())
+    assert (info["target"], info["cudnn_layers"]) == ("gpu", 0)
+    report = json.loads((folder / "assets.extra" / "verification.json").read_text())
+    assert report["ok"] and report["max_abs_diff"]["serving_default"] <= TOLERANCE
+    saved_model = folder / "saved_model.pb"
+    assert b"CudnnRNN" not in saved_model.read_bytes()
+    assert b"api_implements" not in saved_model.read_bytes()
+
+
 @pytest.mark.parametrize(
     "target, extra_checks",
     [

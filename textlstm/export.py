@@ -381,9 +381,11 @@ def _write_saved_model(text_model, run, folder: Path, *, target, tpu_batch_size)
         selection = (
             _backend_selection(classifier)
             if target == "gpu"
-            else contextlib.nullcontext()
+            else contextlib.nullcontext(0)
         )
-        with fast_path_options(xla=False), selection:
+        with fast_path_options(xla=False), selection as selected:
+            if target == "gpu":
+                extras["cudnn_layers"] = selected
             if target == "tpu":
                 module.tpu_func.get_concrete_function()
             signatures = {
@@ -483,18 +485,19 @@ def _backend_selection(model):
     through a pair of functions sharing one `api_implements` attribute: the
     portable loop (`api_preferred_device: CPU`, the one called) and a cuDNN
     one (`GPU`, registered in the graph). Grappler's implementation selector
-    picks by device at run time.
+    picks by device at run time. Yields how many layers got the pair.
     """
     from textlstm.layers import GRU, LSTM
 
     patched = []
     for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, LSTM) or isinstance(layer, GRU):
+        # Exactly these classes: cuDNN has no peephole or CIFG variant.
+        if type(layer) in (LSTM, GRU):
             original = layer.fast_loop
             layer.fast_loop = _selected_loop(layer, original)
             patched.append((layer, original))
     try:
-        yield
+        yield len(patched)
     finally:
         for layer, _ in patched:
             del layer.fast_loop  # back to the class's method
@@ -964,7 +967,17 @@ def _checks(probe: dict, samples: dict, info: dict) -> tuple[list[Check], dict]:
         not must_compile,
         "no _XlaMustCompile function" if not must_compile else str(must_compile[:3]),
     )
-    if target == "gpu":
+    if target == "gpu" and info.get("cudnn_layers") == 0:
+        groups = ops["api_implements"]
+        check(
+            "cuDNN selection",
+            not groups and not cudnn,
+            "none needed: no layer has a cuDNN kernel (only textlstm LSTM and GRU "
+            "do); the portable loop runs on GPUs as it is"
+            if not groups and not cudnn
+            else f"api_implements groups {groups}, cuDNN functions {sorted(cudnn)}",
+        )
+    elif target == "gpu":
         groups = ops["api_implements"]
         paired = groups and all(set(g) == {"CPU", "GPU"} for g in groups.values())
         check(

@@ -44,11 +44,15 @@ __all__ = [
     "recurrent_layer",
 ]
 
-_CELLS = {
-    "peephole_lstm": textlstm_layers.PeepholeLSTMCell,
-    "layernorm_lstm": textlstm_layers.LayerNormLSTMCell,
-    "cifg_lstm": textlstm_layers.CIFGLSTMCell,
+# The sequence layer of each `model.cell` (`impl: textlstm`); the
+# layer-normalized cell has none and runs in `keras.layers.RNN`.
+_LAYERS = {
+    "lstm": textlstm_layers.LSTM,
+    "gru": textlstm_layers.GRU,
+    "peephole_lstm": textlstm_layers.PeepholeLSTM,
+    "cifg_lstm": textlstm_layers.CIFGLSTM,
 }
+_CELLS = {"layernorm_lstm": textlstm_layers.LayerNormLSTMCell}
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -210,8 +214,9 @@ def recurrent_layer(
         name: Layer name.
 
     Returns:
-        A `textlstm.layers.LSTM`/`GRU`, a `keras.layers.RNN` over a variant
-        cell, or a `keras.layers.LSTM`/`GRU` (`impl: keras`), wrapped in
+        A `textlstm.layers.LSTM`/`GRU`/`PeepholeLSTM`/`CIFGLSTM`, a
+        `keras.layers.RNN` over a `LayerNormLSTMCell`, or a
+        `keras.layers.LSTM`/`GRU` (`impl: keras`), wrapped in
         `keras.layers.Bidirectional` when `model["bidirectional"]`.
     """
     cell, impl = model["cell"], model["impl"]
@@ -226,9 +231,8 @@ def recurrent_layer(
         layer = layer_class(
             model["units"], return_sequences=return_sequences, name=name, **options
         )
-    elif cell in ("lstm", "gru"):
-        layer_class = textlstm_layers.LSTM if cell == "lstm" else textlstm_layers.GRU
-        layer = layer_class(
+    elif cell in _LAYERS:
+        layer = _LAYERS[cell](
             model["units"], return_sequences=return_sequences, name=name, **options
         )
     else:

@@ -23,6 +23,10 @@ def sequence_layers():
         "RNN-LayerNorm": keras.layers.RNN(tl.LayerNormLSTMCell(4, epsilon=1e-4)),
         "RNN-CIFG": keras.layers.RNN(tl.CIFGLSTMCell(4, unit_forget_bias=False)),
         "Bidirectional-LSTM": keras.layers.Bidirectional(tl.LSTM(3)),
+        "PeepholeLSTM": tl.PeepholeLSTM(
+            4, peephole_initializer="ones", return_sequences=True
+        ),
+        "CIFGLSTM": tl.CIFGLSTM(4, unit_forget_bias=False, return_state=True),
     }
 
 
