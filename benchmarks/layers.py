@@ -1,6 +1,8 @@
 """Benchmark: textlstm.layers.LSTM/GRU against keras.layers.LSTM/GRU (and PyTorch).
 
 For each shape (batch, time, embed, units) and each implementation it times
+(for the peephole and CIFG variants, the baseline is `keras.layers.RNN` over
+the textlstm cell: Keras ships no such layer)
 
 - `train`: one training step, forward + backward + Adam update, in a
   `tf.function` (a `torch` step for PyTorch);
@@ -15,7 +17,7 @@ it moves on a shared machine. Prints one JSON
 line per measurement, then a table, and writes
 `benchmarks/results/layers.json`.
 
-    python benchmarks/layers.py                 # all shapes, LSTM and GRU
+    python benchmarks/layers.py                 # all shapes and layers
     python benchmarks/layers.py --quick         # fewer repeats
     python benchmarks/layers.py --shapes 1,200,128,128 --kinds lstm
 """
@@ -38,6 +40,18 @@ import tensorflow as tf  # noqa: E402
 from textlstm import layers as tl  # noqa: E402
 
 SHAPES = [(64, 200, 128, 128), (128, 100, 128, 256), (1, 200, 128, 128)]
+# kind: (the Keras baseline, the textlstm layer), each built from `units`.
+# The variants have no Keras layer: their baseline is `keras.layers.RNN`
+# over the cell, the step-by-step loop they would run without a fast path.
+LAYERS = {
+    "lstm": (keras.layers.LSTM, tl.LSTM),
+    "gru": (keras.layers.GRU, tl.GRU),
+    "peephole": (
+        lambda units: keras.layers.RNN(tl.PeepholeLSTMCell(units)),
+        tl.PeepholeLSTM,
+    ),
+    "cifg": (lambda units: keras.layers.RNN(tl.CIFGLSTMCell(units)), tl.CIFGLSTM),
+}
 RESULTS = Path(__file__).parent / "results" / "layers.json"
 
 
@@ -117,6 +131,41 @@ def torch_functions(kind, shape):
     return train, infer
 
 
+def gemm_peak_gflops(size=2048, repeats=5):
+    """What one large float32 `tf.matmul` reaches here: a ceiling for the layers."""
+    a = tf.random.normal((size, size))
+
+    @tf.function
+    def matmul():
+        return tf.reduce_sum(tf.matmul(a, a))
+
+    times = interleaved_samples({"matmul": lambda: matmul().numpy()}, repeats)
+    return 2 * size**3 / statistics.median(times["matmul"]) / 1e6
+
+
+def call_floor_ms(repeats=7):
+    """The latency of calling a `tf.function` that does nothing: every TF
+    number here includes it (PyTorch's eager call costs far less)."""
+    nothing = tf.function(lambda: tf.constant(0.0))
+    times = interleaved_samples({"nothing": lambda: nothing().numpy()}, repeats)
+    return statistics.median(times["nothing"])
+
+
+def flops(kind, shape):
+    """Multiply-adds x 2 of the matmuls of inference and of a training step.
+
+    Inference: the input projection and the recurrent matmul. Training adds
+    the backward matmuls: the recurrent one, and the gradients of the
+    recurrent and input kernels (the inputs are constants, so no gradient
+    flows to them).
+    """
+    batch, steps, embed, units = shape
+    gates = {"gru": 3, "cifg": 3}.get(kind, 4) * units
+    rows = batch * steps
+    infer = 2 * rows * gates * (embed + units)
+    return infer, infer + 2 * rows * gates * (2 * units + embed)
+
+
 def run(kinds, shapes, repeats):
     try:
         import torch
@@ -127,8 +176,7 @@ def run(kinds, shapes, repeats):
         torch = None
     rows = []
     for kind in kinds:
-        builtin_cls = keras.layers.LSTM if kind == "lstm" else keras.layers.GRU
-        ours_cls = tl.LSTM if kind == "lstm" else tl.GRU
+        builtin_cls, ours_cls = LAYERS[kind]
         for shape in shapes:
             batch, steps, embed, units = shape
             x = tf.constant(np.random.rand(batch, steps, embed).astype("float32"))
@@ -138,7 +186,7 @@ def run(kinds, shapes, repeats):
                 fns[f"{name}_train_ms"], fns[f"{name}_infer_ms"] = keras_functions(
                     layer, x
                 )
-            if torch is not None:
+            if torch is not None and kind in ("lstm", "gru"):
                 fns["torch_train_ms"], fns["torch_infer_ms"] = torch_functions(
                     kind, shape
                 )
@@ -146,9 +194,16 @@ def run(kinds, shapes, repeats):
             medians = {k: statistics.median(v) for k, v in samples.items()}
             row = {
                 "kind": kind,
+                "layer": ours_cls.__name__,
                 "shape": list(shape),
                 **medians,
                 "textlstm_kernel_path": impls["textlstm"].kernel_path,
+                # Achieved matmul throughput, to compare with the GEMM peak.
+                **{
+                    f"{impl}_{mode}_gflops": work / medians[f"{impl}_{mode}_ms"] / 1e6
+                    for impl in ("keras", "textlstm")
+                    for mode, work in zip(("infer", "train"), flops(kind, shape))
+                },
                 "train_speedup": medians["keras_train_ms"]
                 / medians["textlstm_train_ms"],
                 "infer_speedup": medians["keras_infer_ms"]
@@ -171,21 +226,28 @@ def table(rows):
     head = (
         "| layer | (batch, time, embed, units) | keras train / infer ms "
         "| textlstm train / infer ms | speedup train / infer "
-        "| per-round speedup quartiles train; infer |"
+        "| per-round speedup quartiles train; infer "
+        "| GFLOP/s keras / textlstm train; infer |"
     )
-    sep = "| --- | --- | --- | --- | --- | --- |"
+    sep = "| --- | --- | --- | --- | --- | --- | --- |"
     if has_torch:
         head += " PyTorch train / infer ms |"
         sep += " --- |"
     lines = [head, sep]
     for r in rows:
         line = (
-            f"| {r['kind'].upper()} | {tuple(r['shape'])} "
+            f"| {r['layer']} | {tuple(r['shape'])} "
             f"| {r['keras_train_ms']:.1f} / {r['keras_infer_ms']:.2f} "
             f"| {r['textlstm_train_ms']:.1f} / {r['textlstm_infer_ms']:.2f} "
             f"| {r['train_speedup']:.2f}× / {r['infer_speedup']:.2f}× "
             "| {:.2f}-{:.2f}; {:.2f}-{:.2f} |".format(
                 *r["train_speedup_round_quartiles"], *r["infer_speedup_round_quartiles"]
+            )
+            + " {:.0f} / {:.0f}; {:.0f} / {:.0f} |".format(
+                r["keras_train_gflops"],
+                r["textlstm_train_gflops"],
+                r["keras_infer_gflops"],
+                r["textlstm_infer_gflops"],
             )
         )
         if has_torch:
@@ -198,7 +260,9 @@ def table(rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--kinds", default="lstm,gru")
+    parser.add_argument(
+        "--kinds", default=",".join(LAYERS), help=f"some of {', '.join(LAYERS)}"
+    )
     parser.add_argument("--shapes", nargs="*", help="e.g. 64,200,128,128")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="3 repeats")
@@ -209,12 +273,18 @@ def main(argv=None):
         if args.shapes
         else SHAPES
     )
+    peak, floor = gemm_peak_gflops(), call_floor_ms()
+    print(json.dumps({"gemm_peak_gflops": peak, "call_floor_ms": floor}), flush=True)
     rows = run(args.kinds.split(","), shapes, 3 if args.quick else args.repeats)
     print(table(rows))
+    print(f"GEMM peak here: {peak:.0f} GFLOP/s (one 2048x2048 float32 tf.matmul)")
+    print(f"Calling an empty tf.function here: {floor:.3f} ms")
     result = {
         "benchmark": "layers",
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": {
+            "gemm_peak_gflops": peak,
+            "tf_function_call_floor_ms": floor,
             "platform": platform.platform(),
             "python": sys.version.split()[0],
             "cpu_count": os.cpu_count(),
