@@ -250,10 +250,10 @@ def table(rows):
                 r["textlstm_infer_gflops"],
             )
         )
-        if has_torch:
-            torch_train = r.get("torch_train_ms", float("nan"))
-            torch_infer = r.get("torch_infer_ms", float("nan"))
-            line += f" {torch_train:.1f} / {torch_infer:.2f} |"
+        if has_torch and "torch_train_ms" in r:
+            line += f" {r['torch_train_ms']:.1f} / {r['torch_infer_ms']:.2f} |"
+        elif has_torch:
+            line += " no such module |"
         lines.append(line)
     return "\n".join(lines)
 
