@@ -84,8 +84,8 @@ def _compiled(fn):
     }
     graphs = {}
 
-    def call(*args, xla=None):
-        xla = _XLA.get() if xla is None else xla and _XLA.get()
+    def call(*args):
+        xla = _XLA.get()
         key = (xla,) + tuple(
             (arg.dtype, arg.shape.rank) if tf.is_tensor(arg) else arg for arg in args
         )
@@ -495,9 +495,9 @@ def _gru_forward(xw, h0, recurrent_kernel, recurrent_bias, mask, xla):
     loop. Compiled with XLA, each gate reads its own `(time, batch, units)`
     inputs: a fused step that reads one wide input at several column
     offsets is not vectorized, and ran 2x slower at 32 rows. As plain
-    TensorFlow ops (batches above `GRU_XLA_MAX_BATCH`) every op per step
-    counts, so z and r share one input, one add and one sigmoid, and the
-    update is written `n + z (h - n)`.
+    TensorFlow ops (the cpu and gpu exports) every op per step counts, so
+    z and r share one input, one add and one sigmoid, and the update is
+    written `n + z (h - n)`.
     """
     steps = tf.shape(xw)[0]
     units = tf.shape(h0)[-1]
@@ -567,27 +567,18 @@ def _gru_backward(dhs, xw, hs, h0, recurrent_kernel, recurrent_bias, mask):
     return dxw, dh0, d_kernel, tf.reduce_sum(flat_dhu, 0)
 
 
-# Measured on 2-core AVX-512 CPUs: XLA's GRU loop is 3-4x faster than plain
-# TensorFlow ops at batch 1, but its (batch, units) x (units, 3 units) matmul
-# is slower than TensorFlow's from batch 64 on. Larger or unknown batch
-# sizes use plain ops.
-GRU_XLA_MAX_BATCH = 16
-
-
 def _gru_core(masked):
     @tf.custom_gradient
     def core(xw, h0, recurrent_kernel, recurrent_bias, mask):
         mask_or_none = mask if masked else None
-        batch = h0.shape[0]
-        xla = batch is not None and batch <= GRU_XLA_MAX_BATCH
         hs = _gru_forward(
-            *_no_tape(xw, h0, recurrent_kernel, recurrent_bias), mask_or_none, xla=xla
+            *_no_tape(xw, h0, recurrent_kernel, recurrent_bias), mask_or_none
         )
 
         def grad(dhs):
             dhs = tf.zeros_like(hs) if dhs is None else dhs
             dxw, dh0, d_kernel, d_bias = _gru_backward(
-                dhs, xw, hs, h0, recurrent_kernel, recurrent_bias, mask_or_none, xla=xla
+                dhs, xw, hs, h0, recurrent_kernel, recurrent_bias, mask_or_none
             )
             return dxw, dh0, d_kernel, d_bias, tf.zeros_like(mask)
 
