@@ -479,8 +479,8 @@ def test_gpu_export_of_a_model_without_cudnn_layers_passes_and_says_why(tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert (
-        "  ok   cuDNN selection: none needed: no layer has a cuDNN kernel (only "
-        "textlstm LSTM and GRU do); the portable loop runs on GPUs as it is"
+        "  ok   cuDNN selection: none needed: no textlstm LSTM or GRU layer to pair "
+        "with cuDNN; the portable loops run on GPUs as they are"
     ) in result.stdout.splitlines()
     folder = tmp_path / "out" / "1"
     info = json.loads((folder / "assets.extra" / "export.json").read_text())

@@ -972,8 +972,8 @@ def _checks(probe: dict, samples: dict, info: dict) -> tuple[list[Check], dict]:
         check(
             "cuDNN selection",
             not groups and not cudnn,
-            "none needed: no layer has a cuDNN kernel (only textlstm LSTM and GRU "
-            "do); the portable loop runs on GPUs as it is"
+            "none needed: no textlstm LSTM or GRU layer to pair with cuDNN; the "
+            "portable loops run on GPUs as they are"
             if not groups and not cudnn
             else f"api_implements groups {groups}, cuDNN functions {sorted(cudnn)}",
         )

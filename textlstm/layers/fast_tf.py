@@ -380,7 +380,7 @@ def _lstm_backward(
     dz = dzs.stack()
     d_kernel = tf.matmul(
         tf.reshape(h_prevs, (-1, units)),
-        tf.reshape(dz, (-1, from_dc * units + units)),
+        tf.reshape(dz, (-1, _gate_blocks(variant) * units)),
         transpose_a=True,
     )
     if variant == "peephole":
