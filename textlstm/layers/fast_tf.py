@@ -243,7 +243,8 @@ def _lstm_cell(variant, z, c, peepholes):
     """
     units = tf.shape(c)[-1]
     if variant == "peephole":
-        z_i, z_f, z_g, z_o = tf.split(z, 4, -1)
+        # `z` may come as the list of its four blocks (see `_lstm_forward`).
+        z_i, z_f, z_g, z_o = z if isinstance(z, list) else tf.split(z, 4, -1)
         i = tf.sigmoid(z_i + peepholes[0] * c)
         f = tf.sigmoid(z_f + peepholes[1] * c)
         g = tf.tanh(z_g)
@@ -264,7 +265,9 @@ def _lstm_cell(variant, z, c, peepholes):
 
 
 @_compiled
-def _lstm_forward(xw, h0, c0, recurrent_kernel, peepholes, mask, keep_gates, variant):
+def _lstm_forward(
+    xw, h0, c0, recurrent_kernel, peepholes, mask, keep_gates, variant, xla
+):
     """Returns the carried `h` and `c` of every step, and the gates.
 
     With `keep_gates=False` (inference) the gates are not stored (an empty
@@ -275,10 +278,19 @@ def _lstm_forward(xw, h0, c0, recurrent_kernel, peepholes, mask, keep_gates, var
     hs = tf.TensorArray(xw.dtype, size=steps)
     cs = tf.TensorArray(xw.dtype, size=steps)
     kept = tf.TensorArray(xw.dtype, size=steps if keep_gates else 0)
+    # Under XLA the peephole gates are computed one block at a time, each
+    # from inputs of its own: XLA does not vectorize a fused step that reads
+    # one wide per-step input at several column offsets.
+    per_gate = xla and variant == "peephole"
+    x_gates = tf.split(xw, 4, -1) if per_gate else None
 
     def step(t, carry):
         h, c, hs, cs, kept = carry
-        z = xw[t] + tf.matmul(h, recurrent_kernel)
+        if per_gate:
+            h_gates = tf.split(tf.matmul(h, recurrent_kernel), 4, 1)
+            z = [x[t] + hu for x, hu in zip(x_gates, h_gates, strict=True)]
+        else:
+            z = xw[t] + tf.matmul(h, recurrent_kernel)
         h_new, c_new, gates = _lstm_cell(variant, z, c, peepholes)
         if keep_gates:
             kept = kept.write(t, tf.concat(gates, -1))
