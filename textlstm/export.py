@@ -967,25 +967,26 @@ def _checks(probe: dict, samples: dict, info: dict) -> tuple[list[Check], dict]:
         not must_compile,
         "no _XlaMustCompile function" if not must_compile else str(must_compile[:3]),
     )
-    if target == "gpu" and info.get("cudnn_layers") == 0:
+    if target == "gpu":
         groups = ops["api_implements"]
+        if info.get("cudnn_layers") == 0:
+            ok = not groups and not cudnn
+            found = (
+                "none needed: no textlstm LSTM or GRU layer to pair with cuDNN; "
+                "the portable loops run on GPUs as they are"
+            )
+        else:
+            pairs = all(set(g) == {"CPU", "GPU"} for g in groups.values())
+            ok = bool(groups and pairs and cudnn)
+            found = (
+                f"{len(groups)} implementation pairs (CPU portable / GPU cuDNN), "
+                f"CudnnRNNV3 in {len(cudnn)} functions"
+            )
         check(
             "cuDNN selection",
-            not groups and not cudnn,
-            "none needed: no textlstm LSTM or GRU layer to pair with cuDNN; the "
-            "portable loops run on GPUs as they are"
-            if not groups and not cudnn
-            else f"api_implements groups {groups}, cuDNN functions {sorted(cudnn)}",
-        )
-    elif target == "gpu":
-        groups = ops["api_implements"]
-        paired = groups and all(set(g) == {"CPU", "GPU"} for g in groups.values())
-        check(
-            "cuDNN selection",
-            paired and cudnn,
-            f"{len(groups)} implementation pairs (CPU portable / GPU cuDNN), "
-            f"CudnnRNNV3 in {len(cudnn)} functions"
-            if paired and cudnn
+            ok,
+            found
+            if ok
             else f"api_implements groups {groups}, cuDNN functions {sorted(cudnn)}",
         )
     if target == "tpu":

@@ -1,4 +1,4 @@
-"""The fast path of `textlstm.layers.LSTM` and `GRU` on the TensorFlow backend.
+"""The fast path of the textlstm sequence layers on the TensorFlow backend.
 
 Why it is faster than the generic `keras.layers.RNN` loop:
 
@@ -13,10 +13,15 @@ Why it is faster than the generic `keras.layers.RNN` loop:
 - On a CPU, a large batch is split into one shard per core, each its own
   loop: TensorFlow runs them concurrently, where one XLA loop's small
   per-step matmul would keep a single core busy (`batch_shards`).
+- Under XLA, a step reads each gate's per-step inputs from an array of its
+  own where the gates are computed separately (GRU, peephole LSTM): XLA
+  does not vectorize a fused step that reads one wide input at several
+  column offsets (the GRU loop ran 2x slower that way).
 
-The math is exactly the cells' (`LSTMCell`, `GRUCell` with
-`reset_after=True`, default `tanh`/`sigmoid` activations); the layers fall
-back to the step-by-step cell whenever this module does not apply.
+The math is exactly the cells' (`LSTMCell` and its peephole and CIFG
+variants, `GRUCell` with `reset_after=True`, default `tanh`/`sigmoid`
+activations); the layers fall back to the step-by-step cell whenever this
+module does not apply.
 Inputs here are time-major: `(time, batch, features)`.
 """
 
@@ -278,9 +283,7 @@ def _lstm_forward(
     hs = tf.TensorArray(xw.dtype, size=steps)
     cs = tf.TensorArray(xw.dtype, size=steps)
     kept = tf.TensorArray(xw.dtype, size=steps if keep_gates else 0)
-    # Under XLA the peephole gates are computed one block at a time, each
-    # from inputs of its own: XLA does not vectorize a fused step that reads
-    # one wide per-step input at several column offsets.
+    # Per-gate inputs under XLA (see the module docstring).
     per_gate = xla and variant == "peephole"
     x_gates = tf.split(xw, 4, -1) if per_gate else None
 
@@ -505,8 +508,7 @@ def _gru_forward(xw, h0, recurrent_kernel, recurrent_bias, mask, xla):
 
     The z/r part of the recurrent bias is added to `xw` once, before the
     loop. Compiled with XLA, each gate reads its own `(time, batch, units)`
-    inputs: a fused step that reads one wide input at several column
-    offsets is not vectorized, and ran 2x slower at 32 rows. As plain
+    inputs (see the module docstring). As plain
     TensorFlow ops (the cpu and gpu exports) every op per step counts, so
     z and r share one input, one add and one sigmoid, and the update is
     written `n + z (h - n)`.
