@@ -589,17 +589,24 @@ def _time_major_projection(go_backwards, sequences, mask, kernel, bias):
 def _portable_lstm(go_backwards, sequences, mask, h0, c0, kernel, recurrent, bias):
     from textlstm.layers import fast_tf
 
-    xw, m = _time_major_projection(go_backwards, sequences, mask, kernel, bias)
-    hs, cs = fast_tf.lstm(xw, h0, c0, recurrent, m)
-    return hs, cs[-1]
+    def loop(sequences, mask, h0, c0):
+        xw, m = _time_major_projection(go_backwards, sequences, mask, kernel, bias)
+        hs, cs = fast_tf.lstm(xw, h0, c0, recurrent, m)
+        return hs, cs[-1]
+
+    inputs = [sequences, mask, h0, c0]
+    return fast_tf.sharded(loop, inputs, recurrent, axes=[1, 0])
 
 
 def _portable_gru(go_backwards, sequences, mask, h0, kernel, recurrent, bias):
     from textlstm.layers import fast_tf
 
-    xw, m = _time_major_projection(go_backwards, sequences, mask, kernel, bias[0])
-    hs = fast_tf.gru(xw, h0, recurrent, bias[1], m)
-    return hs, hs[-1]
+    def loop(sequences, mask, h0):
+        xw, m = _time_major_projection(go_backwards, sequences, mask, kernel, bias[0])
+        hs = fast_tf.gru(xw, h0, recurrent, bias[1], m)
+        return hs, hs[-1]
+
+    return fast_tf.sharded(loop, [sequences, mask, h0], recurrent, axes=[1, 0])
 
 
 def _cudnn_or_portable(go_backwards, sequences, mask, cudnn_fn, portable_fn):

@@ -276,16 +276,30 @@ class RecurrentLayer(keras.layers.RNN):
             and keras.backend.standardize_dtype(sequences.dtype) == "float32"
         )
 
-    def input_projection(self, sequences, mask, training, input_bias):
+    def run_sharded(self, loop, sequences, initial_state, mask, training, kernel):
+        """The fast path's result: `loop(sequences, mask, *states)` per batch
+        shard (see `fast_tf.sharded`), after input dropout.
+
+        `loop` projects its shard's inputs itself and returns what
+        `inner_loop` does (`pack_outputs`); `kernel` is the recurrent kernel.
+        """
+        from textlstm.layers import fast_tf
+
+        cell = self.cell
+        if training and 0.0 < cell.dropout < 1.0:
+            # One mask for the whole batch, before it is split.
+            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
+            sequences = sequences * ops.expand_dims(dropout_mask, 1)
+        inputs = [sequences, mask, *initial_state]
+        return fast_tf.sharded(loop, inputs, kernel)
+
+    def input_projection(self, sequences, mask, input_bias):
         """`x W + b` for every step at once, time-major, with the mask.
 
         Returns `(xw, mask)`: `(time, batch, gates * units)` and a float
         `(time, batch, 1)` mask or None, both reversed for `go_backwards`.
         """
         cell = self.cell
-        if training and 0.0 < cell.dropout < 1.0:
-            dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
-            sequences = sequences * ops.expand_dims(dropout_mask, 1)
         # Time-major first (the inputs are narrower than the projections),
         # then one 2D matmul: a 3D matmul would broadcast the kernel.
         sequences = ops.transpose(sequences, (1, 0, 2))

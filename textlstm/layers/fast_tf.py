@@ -10,9 +10,10 @@ Why it is faster than the generic `keras.layers.RNN` loop:
 - The backward pass is written by hand (`tf.custom_gradient`): a reverse
   loop computes the gate gradients, and the weight gradients are then large
   matmuls over all timesteps at once, instead of one small matmul per step.
-- On a CPU, a large batch is split into one shard per core, each its own
-  loop: TensorFlow runs them concurrently, where one XLA loop's small
-  per-step matmul would keep a single core busy (`batch_shards`).
+- On a CPU, a large batch is split into one shard per core, each with its
+  own input projection and loop: TensorFlow runs them concurrently, where
+  one XLA loop's small per-step matmul would keep a single core busy
+  (`sharded`, `batch_shards`).
 - Under XLA, a step reads each gate's per-step inputs from an array of its
   own where the gates are computed separately (GRU, peephole LSTM): XLA
   does not vectorize a fused step that reads one wide input at several
@@ -173,45 +174,70 @@ def batch_shards(batch, recurrent_kernel) -> int:
     return max(1, min(_cpu_shards(), batch // _min_shard_rows(recurrent_kernel)))
 
 
-def _sharded(run, xw, states, mask, recurrent_kernel):
-    """`run(xw, states, mask)`, split into batch shards.
+def sharded(run, inputs, recurrent_kernel, axes=0):
+    """`run(*inputs)`, split into batch shards that TensorFlow runs concurrently.
 
-    `xw` and `mask` (or None) are time-major, `states` a list of
-    `(batch, units)` tensors; `run` returns a tuple of `(time, batch, units)`
-    tensors, concatenated back and given the static shape the inputs imply
-    (the compiled loops are traced for any shape, so layers stacked on top
-    would otherwise not even know `units`). A batch size unknown while
-    tracing is split at run time (`tf.cond`) when it is large enough.
+    The layers shard their batch-major inputs, before anything else, so
+    that each shard projects its own: splitting the time-major projections
+    `xw` along their batch axis, and joining their gradients back, copied
+    26 MB each way in an LSTM training step at (64, 200, 128, 128), which
+    took 74.5 ms that way and 68.5 ms this way (one A/B run).
+
+    Args:
+        run: Returns a tensor or a nested structure of tensors.
+        inputs: Tensors with the batch on axis 0, or None (passed as is).
+            A batch size unknown while tracing is split at run time
+            (`tf.cond`) when it is large enough.
+        recurrent_kernel: Sizes the work per step (see `batch_shards`).
+        axes: The batch axis of `run`'s outputs: one for all of them, or a
+            list with one per flattened output.
+
+    Returns:
+        `run`'s outputs, the shards' joined along their batch axes.
     """
-    batch = states[0].shape[0]
+    batch = inputs[0].shape[0]
     n = _cpu_shards() if batch is None else batch_shards(batch, recurrent_kernel)
+
+    def join(outputs):
+        flat = [tf.nest.flatten(output) for output in outputs]
+        batch_axes = [axes] * len(flat[0]) if isinstance(axes, int) else axes
+        joined = [
+            tf.concat(parts, axis)
+            for parts, axis in zip(zip(*flat), batch_axes, strict=True)
+        ]
+        return tf.nest.pack_sequence_as(outputs[0], joined)
 
     def split_run():
         # Static sizes where the batch is known keep the shards' shapes known.
         if batch is not None:
             sizes = [batch // n + int(k < batch % n) for k in range(n)]
         else:
-            size = tf.shape(xw)[1]
+            size = tf.shape(inputs[0])[0]
             sizes = tf.stack(
                 [size // n + tf.cast(k < size % n, tf.int32) for k in range(n)]
             )
-        xws = tf.split(xw, sizes, num=n, axis=1)
-        masks = [None] * n if mask is None else tf.split(mask, sizes, num=n, axis=1)
-        shard_states = zip(*[tf.split(s, sizes, num=n, axis=0) for s in states])
-        outputs = [run(*args) for args in zip(xws, shard_states, masks)]
-        return tuple(tf.concat(parts, 1) for parts in zip(*outputs))
+        parts = [
+            [None] * n if x is None else tf.split(x, sizes, num=n, axis=0)
+            for x in inputs
+        ]
+        return join([run(*args) for args in zip(*parts)])
 
     if n == 1:
-        outputs = run(xw, states, mask)
-    elif batch is not None:
-        outputs = split_run()
-    else:
-        outputs = tf.cond(
-            tf.shape(xw)[1] >= n * _min_shard_rows(recurrent_kernel),
-            split_run,
-            lambda: tuple(run(xw, states, mask)),
-        )
-    shape = xw.shape[:1].concatenate(states[0].shape)
+        return run(*inputs)
+    if batch is not None:
+        return split_run()
+    return tf.cond(
+        tf.shape(inputs[0])[0] >= n * _min_shard_rows(recurrent_kernel),
+        split_run,
+        lambda: run(*inputs),
+    )
+
+
+def _with_static_shape(outputs, xw, state):
+    """The compiled loops are traced for any shape: give their `(time,
+    batch, units)` outputs the shape the inputs imply (layers stacked on top
+    would otherwise not even know `units`)."""
+    shape = xw.shape[:1].concatenate(state.shape)
     for output in outputs:
         output.set_shape(shape)
     return outputs
@@ -483,6 +509,8 @@ def lstm(
 
     Returns:
         `(hs, cs)`: the carried states of every step, `(time, batch, units)`.
+
+    One loop for the whole batch: callers split a large one with `sharded`.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -493,12 +521,10 @@ def lstm(
     recurrent_kernel = tf.identity(recurrent_kernel)
     peepholes = _no_mask(xw) if peepholes is None else tf.identity(peepholes)
     core = _LSTM_CORES[mask is not None, bool(keep_gates), variant]
-
-    def run(xw, states, mask):
-        mask = _no_mask(xw) if mask is None else mask
-        return core(xw, *states, recurrent_kernel, peepholes, mask)
-
-    return _sharded(run, xw, [h0, c0], mask, recurrent_kernel)
+    mask = _no_mask(xw) if mask is None else mask
+    return _with_static_shape(
+        core(xw, h0, c0, recurrent_kernel, peepholes, mask), xw, h0
+    )
 
 
 # -- GRU (reset_after=True) ---------------------------------------------------
@@ -616,14 +642,14 @@ def gru(xw, h0, recurrent_kernel, recurrent_bias, mask=None):
 
     Returns:
         `hs`: the carried state of every step, `(time, batch, units)`.
+
+    One loop for the whole batch: callers split a large one with `sharded`.
     """
     recurrent_kernel = tf.identity(recurrent_kernel)
     recurrent_bias = tf.identity(recurrent_bias)
     core = _GRU_CORES[mask is not None]
-
-    def run(xw, states, mask):
-        mask = _no_mask(xw) if mask is None else mask
-        return (core(xw, *states, recurrent_kernel, recurrent_bias, mask),)
-
-    (hs,) = _sharded(run, xw, [h0], mask, recurrent_kernel)
+    mask = _no_mask(xw) if mask is None else mask
+    (hs,) = _with_static_shape(
+        [core(xw, h0, recurrent_kernel, recurrent_bias, mask)], xw, h0
+    )
     return hs

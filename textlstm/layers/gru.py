@@ -280,13 +280,14 @@ class GRU(RecurrentLayer):
             input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
         else:
             recurrent_bias = ops.zeros((3 * cell.units,), sequences.dtype)
-        xw, mask = self.input_projection(sequences, mask, training, input_bias)
-        (h0,) = initial_state
-        hs = fast_tf.gru(
-            xw,
-            h0,
-            ops.convert_to_tensor(cell.recurrent_kernel),
-            ops.convert_to_tensor(recurrent_bias),
-            mask,
+        recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
+        recurrent_bias = ops.convert_to_tensor(recurrent_bias)
+
+        def loop(sequences, mask, h0):
+            xw, mask = self.input_projection(sequences, mask, input_bias)
+            hs = fast_tf.gru(xw, h0, recurrent_kernel, recurrent_bias, mask)
+            return self.pack_outputs(hs, [hs[-1]], mask)
+
+        return self.run_sharded(
+            loop, sequences, initial_state, mask, training, recurrent_kernel
         )
-        return self.pack_outputs(hs, [hs[-1]], mask)

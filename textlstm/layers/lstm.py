@@ -285,17 +285,23 @@ class LSTM(RecurrentLayer):
         from textlstm.layers import fast_tf
 
         cell = self.cell
-        xw, mask = self.input_projection(sequences, mask, training, cell.bias)
-        h0, c0 = initial_state
         recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
-        hs, cs = fast_tf.lstm(
-            xw,
-            h0,
-            c0,
-            recurrent_kernel,
-            mask,
-            keep_gates=training,
-            variant=self.fast_variant,
-            peepholes=self.fast_peepholes(),
+        peepholes = self.fast_peepholes()
+
+        def loop(sequences, mask, h0, c0):
+            xw, mask = self.input_projection(sequences, mask, cell.bias)
+            hs, cs = fast_tf.lstm(
+                xw,
+                h0,
+                c0,
+                recurrent_kernel,
+                mask,
+                keep_gates=training,
+                variant=self.fast_variant,
+                peepholes=peepholes,
+            )
+            return self.pack_outputs(hs, [hs[-1], cs[-1]], mask)
+
+        return self.run_sharded(
+            loop, sequences, initial_state, mask, training, recurrent_kernel
         )
-        return self.pack_outputs(hs, [hs[-1], cs[-1]], mask)
