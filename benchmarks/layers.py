@@ -1,8 +1,8 @@
 """Benchmark: textlstm.layers.LSTM/GRU against keras.layers.LSTM/GRU (and PyTorch).
 
 For each shape (batch, time, embed, units) and each implementation it times
-(for the peephole and CIFG variants, the baseline is `keras.layers.RNN` over
-the textlstm cell: Keras ships no such layer)
+(for the peephole, CIFG and layer-norm variants, the baseline is
+`keras.layers.RNN` over the textlstm cell: Keras ships no such layer)
 
 - `train`: one training step, forward + backward + Adam update, in a
   `tf.function` (a `torch` step for PyTorch);
@@ -51,6 +51,10 @@ LAYERS = {
         tl.PeepholeLSTM,
     ),
     "cifg": (lambda units: keras.layers.RNN(tl.CIFGLSTMCell(units)), tl.CIFGLSTM),
+    "layernorm": (
+        lambda units: keras.layers.RNN(tl.LayerNormLSTMCell(units)),
+        tl.LayerNormLSTM,
+    ),
 }
 RESULTS = Path(__file__).parent / "results" / "layers.json"
 

@@ -44,15 +44,14 @@ __all__ = [
     "recurrent_layer",
 ]
 
-# The sequence layer of each `model.cell` (`impl: textlstm`); the
-# layer-normalized cell has none and runs in `keras.layers.RNN`.
+# The sequence layer of each `model.cell` (`impl: textlstm`).
 _LAYERS = {
     "lstm": textlstm_layers.LSTM,
     "gru": textlstm_layers.GRU,
     "peephole_lstm": textlstm_layers.PeepholeLSTM,
     "cifg_lstm": textlstm_layers.CIFGLSTM,
+    "layernorm_lstm": textlstm_layers.LayerNormLSTM,
 }
-_CELLS = {"layernorm_lstm": textlstm_layers.LayerNormLSTMCell}
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -214,9 +213,9 @@ def recurrent_layer(
         name: Layer name.
 
     Returns:
-        A `textlstm.layers.LSTM`/`GRU`/`PeepholeLSTM`/`CIFGLSTM`, a
-        `keras.layers.RNN` over a `LayerNormLSTMCell`, or a
-        `keras.layers.LSTM`/`GRU` (`impl: keras`), wrapped in
+        A `textlstm.layers.LSTM`/`GRU`/`PeepholeLSTM`/`CIFGLSTM`/
+        `LayerNormLSTM`, or a `keras.layers.LSTM`/`GRU` (`impl: keras`),
+        wrapped in
         `keras.layers.Bidirectional` when `model["bidirectional"]`.
     """
     cell, impl = model["cell"], model["impl"]
@@ -231,15 +230,9 @@ def recurrent_layer(
         layer = layer_class(
             model["units"], return_sequences=return_sequences, name=name, **options
         )
-    elif cell in _LAYERS:
+    else:
         layer = _LAYERS[cell](
             model["units"], return_sequences=return_sequences, name=name, **options
-        )
-    else:
-        layer = keras.layers.RNN(
-            _CELLS[cell](model["units"], **options),
-            return_sequences=return_sequences,
-            name=name,
         )
     if model["bidirectional"]:
         layer = keras.layers.Bidirectional(layer, name=name and f"bidirectional_{name}")

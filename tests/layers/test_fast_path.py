@@ -23,15 +23,46 @@ KINDS = {
     "gru": tl.GRU,
     "peephole": tl.PeepholeLSTM,
     "cifg": tl.CIFGLSTM,
+    "layernorm": tl.LayerNormLSTM,
 }
-LSTM_FAMILY = ["cifg", "lstm", "peephole"]
+LSTM_FAMILY = ["cifg", "layernorm", "lstm", "peephole"]
 
 
-def twins(kind, units=4, **kwargs):
-    """Two identical layers, the second forced onto the step-by-step cell."""
-    fast, step = KINDS[kind](units, **kwargs), KINDS[kind](units, **kwargs)
+def twins(kind, units=None, float64_reference=True, **kwargs):
+    """Two identical layers, the second forced onto the step-by-step cell.
+
+    The layer-norm LSTM gets 8 units (4 elsewhere) and a step twin that
+    computes in float64: its norms divide by standard deviations down to
+    sqrt(epsilon), so where gradients reach 10 both float32 loops, the
+    cell's as much as the fast one, stray from the exact result by more
+    than 1e-5 (with 4 units, by up to 1.5e-4 here, the cell's own loop by
+    up to 8e-5). Each is compared with the float64 result instead (see
+    `assert_matches`); `float64_reference=False` keeps float32, for random
+    draws (dropout masks) that must be the same in both.
+    """
+    if units is None:
+        units = 8 if kind == "layernorm" else 4
+    fast = KINDS[kind](units, **kwargs)
+    exact = kind == "layernorm" and float64_reference
+    step = KINDS[kind](units, **kwargs, **({"dtype": "float64"} if exact else {}))
     step.fast_path = False
     return fast, step
+
+
+def assert_matches(got, expected):
+    """Within 1e-5; of a float64 reference, within 1e-5 of its largest value."""
+    expected = np.asarray(expected)
+    tolerance = TOLERANCE
+    if expected.dtype == np.float64:
+        tolerance *= max(1.0, float(np.abs(expected).max(initial=0.0)))
+    np.testing.assert_allclose(got, expected, rtol=0, atol=tolerance)
+
+
+def reference(step, inputs, **call_kwargs):
+    """`forward_and_gradients` of the step twin, in its own dtype throughout
+    (so that the input gradients of a float64 twin stay float64)."""
+    inputs = np.asarray(inputs, step.compute_dtype)
+    return forward_and_gradients(step, inputs, **call_kwargs)
 
 
 def compare(fast, step, inputs, **call_kwargs):
@@ -39,9 +70,9 @@ def compare(fast, step, inputs, **call_kwargs):
     step(inputs, **call_kwargs)
     step.set_weights(fast.get_weights())
     out_a, grad_a = forward_and_gradients(fast, inputs, **call_kwargs)
-    out_b, grad_b = forward_and_gradients(step, inputs, **call_kwargs)
+    out_b, grad_b = reference(step, inputs, **call_kwargs)
     for a, b in zip(out_a + grad_a, out_b + grad_b, strict=True):
-        np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE)
+        assert_matches(a, b)
     assert (fast.kernel_path, step.kernel_path) == ("fast", "step")
 
 
@@ -67,7 +98,7 @@ def test_fast_matches_step_with_masks(kind, pre):
 def test_fast_matches_step_with_initial_state_and_mask(kind):
     fast, step = twins(kind, return_sequences=True, return_state=True)
     num_states = 1 if kind == "gru" else 2
-    states = [random_inputs((3, 4), seed=5 + k) for k in range(num_states)]
+    states = [random_inputs((3, fast.units), seed=5 + k) for k in range(num_states)]
     inputs = random_inputs((3, 6, 5))
     mask = padding_mask([6, 0, 2], time=6, pre=True)
     for layer in (fast, step):
@@ -76,12 +107,14 @@ def test_fast_matches_step_with_initial_state_and_mask(kind):
     a = fast(inputs, initial_state=states, mask=mask)
     b = step(inputs, initial_state=states, mask=mask)
     for x, y in zip(a, b, strict=True):
-        np.testing.assert_allclose(x, y, rtol=0, atol=TOLERANCE)
+        assert_matches(x, y)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_training_with_input_dropout_stays_fast_and_exact(kind):
-    fast, step = twins(kind, dropout=0.5, seed=7, return_sequences=True)
+    fast, step = twins(
+        kind, dropout=0.5, seed=7, return_sequences=True, float64_reference=False
+    )
     inputs = random_inputs((3, 6, 5))
     compare(fast, step, inputs, training=True)
 
@@ -130,7 +163,7 @@ def test_graph_mode_with_and_without_xla(kind, xla):
     step.set_weights(fast.get_weights())
     with tl.fast_path_options(xla=xla):
         graph_output = tf.function(fast)(inputs)
-    np.testing.assert_allclose(graph_output, step(inputs), rtol=0, atol=TOLERANCE)
+    assert_matches(graph_output, step(inputs))
 
 
 def test_xla_option_controls_the_compiled_graph():
@@ -180,6 +213,28 @@ def test_lstm_gradients_with_stored_and_recomputed_gates_agree(kind, masked):
         np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.parametrize("training", [False, True])
+def test_layernorm_with_learned_norm_weights(training):
+    """Norm gains and shifts away from their initial 1 and 0 (a zero gain
+    included) are used, and get their gradients, as in the cell."""
+    fast, step = twins("layernorm", return_sequences=True, return_state=True)
+    inputs = random_inputs((3, 6, 5))
+    fast(inputs)
+    cell = fast.cell
+    rng = np.random.default_rng(7)
+    for weight in (
+        cell.kernel_norm_gamma,
+        cell.recurrent_norm_gamma,
+        cell.state_norm_gamma,
+        cell.state_norm_beta,
+    ):
+        values = rng.normal(size=weight.shape).astype("float32")
+        values[1] = 0.0
+        weight.assign(values)
+    mask = padding_mask([6, 2, 4], time=6)
+    compare(fast, step, inputs, mask=mask, training=training)
+
+
 @pytest.fixture
 def three_shards(monkeypatch):
     """Pretend to have 3 cores and split from 2 rows per shard on."""
@@ -220,7 +275,9 @@ def test_unknown_batch_is_sharded_at_run_time(kind, three_shards):
 
     spec = tf.TensorSpec((None, 6, 5), tf.float32)
 
-    @tf.function(input_signature=[spec, tf.TensorSpec((None, 6, 4), tf.float32)])
+    weights_spec = tf.TensorSpec((None, 6, fast.units), tf.float32)
+
+    @tf.function(input_signature=[spec, weights_spec])
     def outputs_and_gradients(inputs, loss_weights):
         """What `forward_and_gradients` computes, for any batch size."""
         with tf.GradientTape() as tape:
@@ -234,10 +291,11 @@ def test_unknown_batch_is_sharded_at_run_time(kind, three_shards):
     assert "StatelessIf" in ops or "If" in ops
     for batch in (7, 2):
         inputs = random_inputs((batch, 6, 5), seed=batch)
-        out_a, grad_a = forward_and_gradients(step, inputs)
-        got = outputs_and_gradients(inputs, loss_projection((batch, 6, 4), 0))
+        out_a, grad_a = reference(step, inputs)
+        loss_weights = loss_projection((batch, 6, fast.units), 0)
+        got = outputs_and_gradients(inputs, loss_weights)
         for a, b in zip(got, out_a + grad_a, strict=True):
-            np.testing.assert_allclose(a, b, rtol=0, atol=TOLERANCE)
+            assert_matches(a, b)
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))

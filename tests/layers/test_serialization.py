@@ -27,6 +27,7 @@ def sequence_layers():
             4, peephole_initializer="ones", return_sequences=True
         ),
         "CIFGLSTM": tl.CIFGLSTM(4, unit_forget_bias=False, return_state=True),
+        "LayerNormLSTM": tl.LayerNormLSTM(4, epsilon=1e-4, go_backwards=True),
     }
 
 

@@ -12,6 +12,7 @@ from textlstm.layers.lstm import LSTM, LSTMCell
 from textlstm.layers.variants import (
     CIFGLSTM,
     CIFGLSTMCell,
+    LayerNormLSTM,
     LayerNormLSTMCell,
     PeepholeLSTM,
     PeepholeLSTMCell,
@@ -24,6 +25,7 @@ __all__ = [
     "GRUCell",
     "LSTM",
     "LSTMCell",
+    "LayerNormLSTM",
     "LayerNormLSTMCell",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
@@ -45,5 +47,5 @@ def available_kernel_paths() -> dict:
         cls.__name__: ["fast", "step"]
         if cls.fast_loop is not RecurrentLayer.fast_loop
         else ["step"]
-        for cls in (LSTM, GRU, PeepholeLSTM, CIFGLSTM)
+        for cls in (LSTM, GRU, PeepholeLSTM, CIFGLSTM, LayerNormLSTM)
     }

@@ -275,21 +275,25 @@ class LSTM(RecurrentLayer):
     def unit_forget_bias(self):
         return self.cell.unit_forget_bias
 
-    def fast_peepholes(self):
-        """The `(3, units)` peephole weights `fast_tf.lstm` takes, if any."""
-        return None
+    def fast_options(self):
+        """The variant's own weights `fast_tf.lstm` takes, as keywords."""
+        return {}
+
+    def fast_projection(self, sequences, mask):
+        """`(xw, mask)` for `fast_tf.lstm`: `RecurrentLayer.input_projection`
+        with the cell's bias."""
+        return self.input_projection(sequences, mask, self.cell.bias)
 
     def fast_loop(self, sequences, initial_state, mask, training):
         if not self.fast_path_applies(sequences, training):
             return None
         from textlstm.layers import fast_tf
 
-        cell = self.cell
-        recurrent_kernel = ops.convert_to_tensor(cell.recurrent_kernel)
-        peepholes = self.fast_peepholes()
+        recurrent_kernel = ops.convert_to_tensor(self.cell.recurrent_kernel)
+        options = self.fast_options()
 
         def loop(sequences, mask, h0, c0):
-            xw, mask = self.input_projection(sequences, mask, cell.bias)
+            xw, mask = self.fast_projection(sequences, mask)
             hs, cs = fast_tf.lstm(
                 xw,
                 h0,
@@ -298,7 +302,7 @@ class LSTM(RecurrentLayer):
                 mask,
                 keep_gates=training,
                 variant=self.fast_variant,
-                peepholes=peepholes,
+                **options,
             )
             return self.pack_outputs(hs, [hs[-1], cs[-1]], mask)
 

@@ -3,10 +3,9 @@
 Each is a cell for `keras.layers.RNN` (and `Bidirectional`, stacks, masks,
 dropout...), built on the same `kernel` / `recurrent_kernel` / `bias` layout
 as `textlstm.layers.LSTMCell`, so an LSTM's weights are a natural starting
-point for each of them. The peephole and CIFG cells also come as sequence
-layers, `PeepholeLSTM` and `CIFGLSTM`, that run the fast path of
-`textlstm.layers.LSTM`; the layer-normalized cell has no fused loop and runs
-in `keras.layers.RNN`.
+point for each of them. Each also comes as a sequence layer,
+`PeepholeLSTM`, `LayerNormLSTM` and `CIFGLSTM`, that runs the fast path of
+`textlstm.layers.LSTM`.
 """
 
 import keras
@@ -270,14 +269,14 @@ class PeepholeLSTM(LSTM):
     cell_options = ("peephole_initializer",)
     fast_variant = "peephole"
 
-    def fast_peepholes(self):
+    def fast_options(self):
         cell = self.cell
         weights = (
             cell.input_gate_peephole_weights,
             cell.forget_gate_peephole_weights,
             cell.output_gate_peephole_weights,
         )
-        return ops.stack([w.value for w in weights])
+        return {"peepholes": ops.stack([w.value for w in weights])}
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -304,3 +303,56 @@ class CIFGLSTM(LSTM):
 
     cell_class = CIFGLSTMCell
     fast_variant = "cifg"
+
+
+@keras.saving.register_keras_serializable(package="textlstm")
+class LayerNormLSTM(LSTM):
+    """Layer-normalized LSTM layer: `LayerNormLSTMCell` over a sequence, fast.
+
+    Computes what `keras.layers.RNN(LayerNormLSTMCell(units))` computes,
+    with the same weights, but on the TensorFlow backend runs the fused loop
+    of `textlstm.layers.LSTM` whenever it is exact, and the cell otherwise;
+    `layer.kernel_path` says which ran. The input-side norm `LN(x W) γ_x`
+    of all steps is computed before the loop; the recurrent and state norms
+    run inside it, and the hand-written backward pass carries their
+    gradients too.
+
+    Args:
+        units: Positive integer, dimensionality of the output space.
+        epsilon: Small float added to the variances (default `1e-3`).
+        **kwargs: Every argument of `textlstm.layers.LSTM`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from textlstm.layers import LayerNormLSTM
+    >>> layer = LayerNormLSTM(4, return_sequences=True)
+    >>> tuple(layer(np.ones((2, 10, 8), "float32")).shape), layer.kernel_path
+    ((2, 10, 4), 'fast')
+    """
+
+    cell_class = LayerNormLSTMCell
+    cell_options = ("epsilon",)
+    fast_variant = "layernorm"
+
+    def fast_options(self):
+        cell = self.cell
+        norms = ops.concatenate(
+            [
+                ops.reshape(cell.recurrent_norm_gamma.value, (4, -1)),
+                cell.state_norm_gamma.value[None],
+                cell.state_norm_beta.value[None],
+            ],
+            axis=0,
+        )
+        return {"norms": norms, "epsilon": cell.epsilon}
+
+    def fast_projection(self, sequences, mask):
+        from textlstm.layers import fast_tf
+
+        cell = self.cell
+        xw, mask = self.input_projection(sequences, mask, None)
+        xw = fast_tf.block_norm(xw, 4, cell.epsilon)[0] * cell.kernel_norm_gamma
+        if cell.use_bias:
+            xw = xw + cell.bias
+        return xw, mask
