@@ -177,7 +177,7 @@ def _print_fit_summary(result, config) -> None:
     table.add_column(style="bold")
     table.add_column()
     model = config["model"]
-    direction = "bi" if model["bidirectional"] else ""
+    direction = "bidirectional " if model["bidirectional"] else ""
     table.add_row(
         "model",
         f"{model['layers']}x {direction}{model['cell']} ({model['impl']}), "

@@ -49,11 +49,12 @@ def twins(kind, units=None, float64_reference=True, **kwargs):
     return fast, step
 
 
-def assert_matches(got, expected):
-    """Within 1e-5; of a float64 reference, within 1e-5 of its largest value."""
+def assert_matches(got, expected, scaled=False):
+    """Within 1e-5; of a float64 reference (or with `scaled`), within 1e-5
+    of the reference's largest value."""
     expected = np.asarray(expected)
     tolerance = TOLERANCE
-    if expected.dtype == np.float64:
+    if scaled or expected.dtype == np.float64:
         tolerance *= max(1.0, float(np.abs(expected).max(initial=0.0)))
     np.testing.assert_allclose(got, expected, rtol=0, atol=tolerance)
 
@@ -65,14 +66,14 @@ def reference(step, inputs, **call_kwargs):
     return forward_and_gradients(step, inputs, **call_kwargs)
 
 
-def compare(fast, step, inputs, **call_kwargs):
+def compare(fast, step, inputs, scaled=False, **call_kwargs):
     fast(inputs, **call_kwargs)
     step(inputs, **call_kwargs)
     step.set_weights(fast.get_weights())
     out_a, grad_a = forward_and_gradients(fast, inputs, **call_kwargs)
     out_b, grad_b = reference(step, inputs, **call_kwargs)
     for a, b in zip(out_a + grad_a, out_b + grad_b, strict=True):
-        assert_matches(a, b)
+        assert_matches(a, b, scaled)
     assert (fast.kernel_path, step.kernel_path) == ("fast", "step")
 
 
@@ -116,7 +117,9 @@ def test_training_with_input_dropout_stays_fast_and_exact(kind):
         kind, dropout=0.5, seed=7, return_sequences=True, float64_reference=False
     )
     inputs = random_inputs((3, 6, 5))
-    compare(fast, step, inputs, training=True)
+    # Float32 twins (the same dropout draws): for the layer norm, two
+    # float32 loops, hence the tolerance relative to the largest value.
+    compare(fast, step, inputs, scaled=kind == "layernorm", training=True)
 
 
 @pytest.mark.parametrize(
