@@ -203,7 +203,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
     },
     "model": {
         "embedding_dim": _O(int, 64, "Size of the token embedding.", minimum=1),
-        "cell": _O(str, "lstm", "Recurrent cell.", choices=CELLS),
+        "cell": _O(
+            str,
+            "lstm",
+            "Recurrent cell; with impl textlstm each runs its fused fast path "
+            "on TensorFlow (see layer.kernel_path).",
+            choices=CELLS,
+        ),
         "impl": _O(
             str,
             "textlstm",
