@@ -329,20 +329,16 @@ def _lstm_cell(variant, z, c, extras, epsilon):
     i, f, _, o = tf.split(tf.sigmoid(z), 4, -1)
     g = tf.tanh(z[..., 2 * units : 3 * units])
     c_new = f * c + i * g
+    c_out = c_new
     if variant == "layernorm":
         _, gamma_c, beta_c = _norms(extras)
         c_out = block_norm(c_new, 1, epsilon)[0] * gamma_c + beta_c
-        return o * tf.tanh(c_out), c_new, [i, f, g, o]
-    return o * tf.tanh(c_new), c_new, [i, f, g, o]
+    return o * tf.tanh(c_out), c_new, [i, f, g, o]
 
 
 def _recurrent(variant, h, recurrent_kernel, extras, epsilon):
-    """The recurrent part of `z`: `h U`, or `LN(h U) γ_h` (layer norm)."""
-    hu = (
-        tf.matmul(h, recurrent_kernel)
-        if h.shape.rank == 2
-        else _matmul_3d(h, recurrent_kernel)
-    )
+    """The recurrent part of one step's `z`: `h U`, or `LN(h U) γ_h`."""
+    hu = tf.matmul(h, recurrent_kernel)
     if variant != "layernorm":
         return hu
     return block_norm(hu, 4, epsilon)[0] * _norms(extras)[0]
@@ -406,13 +402,14 @@ def _lstm_coefficients(variant, gates, cs, c_prevs, extras, epsilon):
     `dh`, `dc` the gradients reaching a step's outputs `h'` and `c'`, the
     loop computes
 
-        dc += dh * dc_from_dh                   (layer norm: see `state_norm`)
+        dc += dh * dc_from_dh           (layer norm: through LN(c'), see below)
         dz  = [dc, ..., dc, dh] * coefficients      (the gate blocks of z)
         dc_prev = dc * carry,   dh_prev = dz U^T
 
     Returns `(coefficients, dc_from_dh, carry, state_norm)`; `state_norm` is
-    `(ĉ, 1 / σ)` of `LN(c')` for `"layernorm"` (whose `dc_from_dh` is then
-    the gradient of `LN(c')` from `dh`), else None.
+    `(ĉ, 1 / σ)` of `LN(c')` for `"layernorm"`, else None. For
+    `"layernorm"`, `dc_from_dh` is what reaches `LN(c') γ_c + β_c` from
+    `dh`; the loop takes it through `γ_c` and the norm's gradient.
     """
     blocks = tf.split(gates, _gate_blocks(variant), -1)
     state_norm = None
