@@ -53,3 +53,26 @@ def exports(export_run, tmp_path_factory) -> SimpleNamespace:
     result = run_textlstm("export", export_run, "--out", base, "--target", "all")
     assert result.returncode == 0, result.stderr
     return SimpleNamespace(base=base, run=export_run, result=result)
+
+
+@pytest.fixture(scope="session")
+def quickstart_run(tmp_path_factory) -> Path:
+    """A finished run of the real `quickstart` preset (what `textlstm fit`
+    trains, under a minute): the model that the hand-written reviews and the
+    explanations are checked on."""
+    from textlstm.config import load_config
+    from textlstm.training import fit
+
+    run_dir = tmp_path_factory.mktemp("quickstart") / "run"
+    fit(load_config("quickstart"), run_dir, verbose=0)
+    return run_dir
+
+
+def handwritten_reviews() -> list[dict]:
+    """The hand-written held-out reviews (`tests/data/handwritten_reviews.jsonl`):
+    `text`, `label` (neg/pos), `opinions` (1-3), `trailing` (neutral words
+    after the deciding opinion) and `deciding` (the deciding opinion word)."""
+    import json
+
+    path = Path(__file__).parent / "data" / "handwritten_reviews.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line]

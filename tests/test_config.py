@@ -118,6 +118,14 @@ def test_bad_value_names_key_value_and_allowed_values():
     )
 
 
+def test_min_distance_above_twice_the_distance_is_refused():
+    assert error_of("quickstart", "data.min_distance=21") == (
+        "data.min_distance: 21 is more than 2 * data.distance = 20"
+    )
+    config = load_config("quickstart", ["data.distance=25", "data.min_distance=25"])
+    assert (config["data"]["distance"], config["data"]["min_distance"]) == (25, 25)
+
+
 def test_unknown_key_suggests_the_closest():
     assert error_of("quickstart", "model.unit=3") == (
         "model.unit: unknown key; did you mean model.units?"

@@ -166,8 +166,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "distance": _O(
             int,
             10,
-            "Words between the final verdict and the end, at least "
-            "(synthetic only; each review draws from [distance, 2 * distance]).",
+            "Neutral words after the deciding opinion: each review draws "
+            "from [min_distance, 2 * distance] (synthetic only).",
+            minimum=0,
+        ),
+        "min_distance": _O(
+            int,
+            0,
+            "Fewest neutral words after the deciding opinion (synthetic only; "
+            "at most 2 * distance).",
             minimum=0,
         ),
     },
@@ -636,6 +643,11 @@ def _check_rules(config: dict) -> None:
         raise ConfigError(
             f"model.impl: 'keras' needs model.cell lstm or gru "
             f"(keras ships no {model['cell']!r}); use model.impl=textlstm"
+        )
+    if data["min_distance"] > 2 * data["distance"]:
+        raise ConfigError(
+            f"data.min_distance: {data['min_distance']} is more than "
+            f"2 * data.distance = {2 * data['distance']}"
         )
     needs = {"directory": "path", "csv": "train", "tsv": "train", "jsonl": "train"}
     key = needs.get(data["source"])

@@ -104,6 +104,15 @@ def test_empty_synthetic():
     )
 
 
+def test_synthetic_lag_out_of_range():
+    assert error({"distance": 5, "min_distance": 11}) == (
+        "data.min_distance: 11 is more than 2 * data.distance = 10"
+    )
+    assert error({"min_distance": -1}) == (
+        "data.min_distance: -1 is not an integer >= 0"
+    )
+
+
 def test_missing_text_column(write):
     path = write("train.csv", GOOD_CSV)
     data = {"source": "csv", "train": str(path), "text_column": "review"}

@@ -42,6 +42,13 @@ def test_synthetic_bundle():
     assert sorted(set(labels)) == [0, 1]  # stratified
 
 
+def test_synthetic_fingerprint_follows_the_lag_and_the_generator():
+    base = load_dataset({"size": 20, "test_size": 5}).fingerprint
+    lagged = load_dataset({"size": 20, "test_size": 5, "min_distance": 10})
+    assert lagged.fingerprint != base
+    assert base == load_dataset({"size": 20, "test_size": 5}).fingerprint
+
+
 def test_same_seed_same_splits_other_seed_differs():
     config = {"size": 100, "test_size": 10}
     first, again = load_dataset(config, seed=3), load_dataset(config, seed=3)

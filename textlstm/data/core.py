@@ -31,6 +31,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "size": 5000,
     "test_size": 1000,
     "distance": 10,
+    "min_distance": 0,
 }
 
 
@@ -106,10 +107,15 @@ def data_config(data: dict | None) -> dict[str, Any]:
         value = config[key]
         if not isinstance(value, (int, float)) or not 0 <= value < 1:
             raise DataError(f"data.{key}: {value!r} is not a number in [0, 1)")
-    for key in ("size", "test_size", "distance"):
+    for key in ("size", "test_size", "distance", "min_distance"):
         value = config[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise DataError(f"data.{key}: {value!r} is not an integer >= 0")
+    if config["min_distance"] > 2 * config["distance"]:
+        raise DataError(
+            f"data.min_distance: {config['min_distance']} is more than "
+            f"2 * data.distance = {2 * config['distance']}"
+        )
     return config
 
 

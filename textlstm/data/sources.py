@@ -31,7 +31,8 @@ _LOCATION_KEYS = ("data_dir", "path", "train", "validation", "test")
 
 
 def load_synthetic(config: dict, seed: int) -> DatasetBundle:
-    """The embedded synthetic reviews (`data.size`, `test_size`, `distance`)."""
+    """The embedded synthetic reviews (`data.size`, `test_size`, `distance`,
+    `min_distance`)."""
     if config["size"] == 0:
         raise DataError("data.size: the synthetic train set has no examples (0)")
     if config["test_size"] == 0:
@@ -39,11 +40,16 @@ def load_synthetic(config: dict, seed: int) -> DatasetBundle:
     tables = {}
     for split, size in (("train", config["size"]), ("test", config["test_size"])):
         texts, labels = synthetic.generate_reviews(
-            size, distance=config["distance"], seed=seed, split=split
+            size,
+            distance=config["distance"],
+            min_distance=config["min_distance"],
+            seed=seed,
+            split=split,
         )
         where = [f"synthetic {split} example {i}" for i in range(size)]
         tables[split] = Table(texts, np.array(labels, dtype=np.int64), where)
-    params = {k: config[k] for k in ("source", "size", "test_size", "distance")}
+    keys = ("source", "size", "test_size", "distance", "min_distance")
+    params = {k: config[k] for k in keys}
     params["validation_fraction"] = config["validation_fraction"]
     content = f"generator-v{synthetic.GENERATOR_VERSION}"
     return _bundle(
