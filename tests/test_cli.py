@@ -89,7 +89,7 @@ def test_configs_lists_and_prints_presets():
         (
             ["--set", "model.cell=lsmt"],
             "Error: model.cell: 'lsmt' is not one of lstm, gru, peephole_lstm, "
-            "layernorm_lstm, cifg_lstm",
+            "layernorm_lstm, cifg_lstm, simple_rnn",
         ),
         (
             ["--set", "model.unit=8"],
@@ -129,7 +129,7 @@ def test_config_error_in_a_real_process_exits_2_before_importing_tensorflow():
     assert result.stdout.split() == ["False", "2"]
     assert result.stderr.strip() == (
         "Error: model.cell: 'lsmt' is not one of lstm, gru, peephole_lstm, "
-        "layernorm_lstm, cifg_lstm"
+        "layernorm_lstm, cifg_lstm, simple_rnn"
     )
     result = textlstm("fit", "--config", "missing.yaml")
     assert result.returncode == 2

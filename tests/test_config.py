@@ -111,7 +111,7 @@ def test_overrides_are_type_checked_and_normalized():
 def test_bad_value_names_key_value_and_allowed_values():
     assert error_of("quickstart", "model.cell=lsmt") == (
         "model.cell: 'lsmt' is not one of lstm, gru, peephole_lstm, "
-        "layernorm_lstm, cifg_lstm"
+        "layernorm_lstm, cifg_lstm, simple_rnn"
     )
     assert error_of("quickstart", "model.pooling=sum") == (
         "model.pooling: 'sum' is not one of last, max, mean, max_mean, attention"
@@ -169,13 +169,14 @@ def test_ranges_and_cross_key_rules():
         "model.dropout: 1.5 is above the maximum 0.95"
     )
     assert error_of("quickstart", "model.impl=keras", "model.cell=cifg_lstm") == (
-        "model.impl: 'keras' needs model.cell lstm or gru (keras ships no "
-        "'cifg_lstm'); use model.impl=textlstm"
+        "model.impl: 'keras' needs model.cell lstm, gru or simple_rnn (keras "
+        "ships no 'cifg_lstm'); use model.impl=textlstm"
     )
     assert error_of("quickstart", "data.source=csv") == (
         "data.train: required when data.source is 'csv'"
     )
     assert load_config("quickstart", ["model.impl=keras", "model.cell=gru"])
+    assert load_config("quickstart", ["model.impl=keras", "model.cell=simple_rnn"])
 
 
 def test_missing_file_and_preset():
@@ -219,7 +220,9 @@ def test_every_key_is_documented():
     assert len(rows) == 2 + sum(len(options) for options in SCHEMA.values())
     assert all(doc for _, _, _, doc in rows)
     cell = next(row for row in rows if row[0] == "model.cell")
-    assert cell[1] == "lstm | gru | peephole_lstm | layernorm_lstm | cifg_lstm"
+    assert cell[1] == (
+        "lstm | gru | peephole_lstm | layernorm_lstm | cifg_lstm | simple_rnn"
+    )
 
 
 def test_apply_overrides_does_not_mutate():

@@ -492,6 +492,33 @@ def test_gpu_export_of_a_model_without_cudnn_layers_passes_and_says_why(tmp_path
     assert b"api_implements" not in saved_model.read_bytes()
 
 
+def test_export_all_of_a_bidirectional_simple_rnn_passes(tmp_path):
+    """`model.cell: simple_rnn` exports to every target through its portable
+    fast-path loop, verified like the LSTM's; no cuDNN pairing (none needed)."""
+    from tests.conftest import EXPORT_RUN, run_textlstm
+    from textlstm.config import load_config
+    from textlstm.training import fit
+
+    run_dir, out = tmp_path / "run", tmp_path / "out"
+    overrides = [*EXPORT_RUN, "model.cell=simple_rnn", "model.bidirectional=true"]
+    fit(load_config("quickstart", overrides), run_dir, verbose=0)
+    result = run_textlstm("export", run_dir, "--out", out, "--target", "all")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("  => passed") == 3
+    assert "FAIL" not in result.stdout
+    assert (
+        "  ok   cuDNN selection: none needed: no textlstm LSTM or GRU layer to pair "
+        "with cuDNN; the portable loops run on GPUs as they are"
+    ) in result.stdout.splitlines()
+    for target in TARGETS:
+        folder = out / target / "1"
+        report = json.loads((folder / "assets.extra" / "verification.json").read_text())
+        assert report["ok"] and report["max_abs_diff"]["serving_default"] <= TOLERANCE
+        assert b"CudnnRNN" not in (folder / "saved_model.pb").read_bytes()
+    info = json.loads((out / "gpu" / "1" / "assets.extra" / "export.json").read_text())
+    assert info["cudnn_layers"] == 0
+
+
 @pytest.mark.parametrize(
     "target, extra_checks",
     [

@@ -31,6 +31,8 @@ def tiny_config(*overrides):
         ["model.cell=cifg_lstm", "model.bidirectional=true", "model.layers=2"],
         ["model.impl=keras", "model.cell=lstm", "model.bidirectional=true"],
         ["model.impl=keras", "model.cell=gru", "model.head_units=5"],
+        ["model.cell=simple_rnn", "model.bidirectional=true"],
+        ["model.impl=keras", "model.cell=simple_rnn", "model.pooling=max"],
     ],
 )
 def test_padding_never_changes_a_prediction(overrides):
@@ -86,3 +88,10 @@ def test_embedding_size_follows_the_vectorizer():
 
     model = build_classifier(tiny_config(), FakeVectorizer(), num_classes=2)
     assert model.get_layer("embedding").input_dim == 11
+
+
+def test_every_configured_cell_has_a_layer():
+    from textlstm import config, models
+
+    assert sorted(models._LAYERS) == sorted(config.CELLS)
+    assert sorted(models._KERAS_LAYERS) == sorted(config.KERAS_CELLS)

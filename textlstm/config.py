@@ -85,7 +85,9 @@ class Option:
 
 _O = Option
 _FILE_SOURCES = ("csv", "tsv", "jsonl")
-CELLS = ("lstm", "gru", "peephole_lstm", "layernorm_lstm", "cifg_lstm")
+CELLS = ("lstm", "gru", "peephole_lstm", "layernorm_lstm", "cifg_lstm", "simple_rnn")
+#: The cells Keras ships too, for `model.impl: keras`.
+KERAS_CELLS = ("lstm", "gru", "simple_rnn")
 
 #: Every config key, by section. Add rows here to add keys: defaults, type
 #: checks, `--set`, `textlstm configs --keys` and the README table follow.
@@ -220,8 +222,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "impl": _O(
             str,
             "textlstm",
-            "textlstm: this package's layers; keras: keras.layers.LSTM/GRU "
-            "(lstm and gru only, for comparison).",
+            "textlstm: this package's layers; keras: keras.layers.LSTM/GRU/"
+            "SimpleRNN (lstm, gru and simple_rnn only, for comparison).",
             choices=("textlstm", "keras"),
         ),
         "units": _O(
@@ -571,7 +573,7 @@ def validate_config(config: Mapping) -> dict:
 
     Numbers are normalized (an int given for a float key becomes a float),
     and cross-key rules are checked (for example `model.impl: keras` needs
-    `model.cell` lstm or gru).
+    `model.cell` lstm, gru or simple_rnn).
 
     Raises:
         ConfigError: naming the first bad key, its value and what is allowed.
@@ -639,9 +641,10 @@ def _check(key: str, value, option: Option):
 
 def _check_rules(config: dict) -> None:
     model, data, train = config["model"], config["data"], config["train"]
-    if model["impl"] == "keras" and model["cell"] not in ("lstm", "gru"):
+    if model["impl"] == "keras" and model["cell"] not in KERAS_CELLS:
+        allowed = f"{', '.join(KERAS_CELLS[:-1])} or {KERAS_CELLS[-1]}"
         raise ConfigError(
-            f"model.impl: 'keras' needs model.cell lstm or gru "
+            f"model.impl: 'keras' needs model.cell {allowed} "
             f"(keras ships no {model['cell']!r}); use model.impl=textlstm"
         )
     if data["min_distance"] > 2 * data["distance"]:

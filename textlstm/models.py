@@ -51,6 +51,13 @@ _LAYERS = {
     "peephole_lstm": textlstm_layers.PeepholeLSTM,
     "cifg_lstm": textlstm_layers.CIFGLSTM,
     "layernorm_lstm": textlstm_layers.LayerNormLSTM,
+    "simple_rnn": textlstm_layers.SimpleRNN,
+}
+# The Keras built-in of each cell Keras ships (`impl: keras`).
+_KERAS_LAYERS = {
+    "lstm": keras.layers.LSTM,
+    "gru": keras.layers.GRU,
+    "simple_rnn": keras.layers.SimpleRNN,
 }
 
 
@@ -214,8 +221,8 @@ def recurrent_layer(
 
     Returns:
         A `textlstm.layers.LSTM`/`GRU`/`PeepholeLSTM`/`CIFGLSTM`/
-        `LayerNormLSTM`, or a `keras.layers.LSTM`/`GRU` (`impl: keras`),
-        wrapped in
+        `LayerNormLSTM`/`SimpleRNN`, or a `keras.layers.LSTM`/`GRU`/
+        `SimpleRNN` (`impl: keras`), wrapped in
         `keras.layers.Bidirectional` when `model["bidirectional"]`.
     """
     cell, impl = model["cell"], model["impl"]
@@ -223,17 +230,14 @@ def recurrent_layer(
         "dropout": model["dropout"],
         "recurrent_dropout": model["recurrent_dropout"],
     }
-    if impl == "keras":
-        if cell not in ("lstm", "gru"):
-            raise ValueError(f"impl 'keras' supports lstm and gru, not {cell!r}")
-        layer_class = keras.layers.LSTM if cell == "lstm" else keras.layers.GRU
-        layer = layer_class(
-            model["units"], return_sequences=return_sequences, name=name, **options
+    if impl == "keras" and cell not in _KERAS_LAYERS:
+        raise ValueError(
+            f"impl 'keras' supports {', '.join(_KERAS_LAYERS)}, not {cell!r}"
         )
-    else:
-        layer = _LAYERS[cell](
-            model["units"], return_sequences=return_sequences, name=name, **options
-        )
+    layer_class = (_KERAS_LAYERS if impl == "keras" else _LAYERS)[cell]
+    layer = layer_class(
+        model["units"], return_sequences=return_sequences, name=name, **options
+    )
     if model["bidirectional"]:
         layer = keras.layers.Bidirectional(layer, name=name and f"bidirectional_{name}")
     return layer

@@ -26,6 +26,7 @@ KINDS = {
     "peephole": tl.PeepholeLSTM,
     "cifg": tl.CIFGLSTM,
     "layernorm": tl.LayerNormLSTM,
+    "simple_rnn": tl.SimpleRNN,
 }
 LSTM_FAMILY = ["cifg", "layernorm", "lstm", "peephole"]
 
@@ -127,7 +128,7 @@ def test_fast_matches_step_with_masks(kind, pre):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_fast_matches_step_with_initial_state_and_mask(kind):
     fast, step = twins(kind, return_sequences=True, return_state=True)
-    num_states = 1 if kind == "gru" else 2
+    num_states = 1 if kind in ("gru", "simple_rnn") else 2
     states = [random_inputs((3, fast.units), seed=5 + k) for k in range(num_states)]
     inputs = random_inputs((3, 6, 5))
     mask = padding_mask([6, 0, 2], time=6, pre=True)
@@ -159,6 +160,8 @@ def test_training_with_input_dropout_stays_fast_and_exact(kind):
         ("gru", {"reset_after": False}, False),
         ("lstm", {"activation": "relu"}, False),
         ("gru", {"recurrent_activation": "hard_sigmoid"}, False),
+        ("simple_rnn", {"recurrent_dropout": 0.2}, True),
+        ("simple_rnn", {"activation": "relu"}, False),
     ],
 )
 def test_falls_back_to_the_cell(kind, kwargs, training):

@@ -59,6 +59,31 @@ def test_masked_steps_report_zero_and_keep_state():
     np.testing.assert_allclose(gates["f"][0, :3], unmasked["f"][0, :3], atol=TOLERANCE)
 
 
+def test_simple_rnn_reports_its_state_as_h():
+    """No gates: `h` is h_t = tanh(x W + h U + b), masked steps 0."""
+    layer = tl.SimpleRNN(3, return_sequences=True)
+    x = random_inputs((2, 5, 4))
+    layer(x)
+    kernel, recurrent, bias = layer.get_weights()
+    h, expected = np.zeros((2, 3)), []
+    for t in range(5):
+        h = np.tanh(x[:, t] @ kernel + h @ recurrent + bias)
+        expected.append(h)
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
+    gates = tl.gate_activations(layer, x, mask=mask)
+    assert sorted(gates) == ["h"] and gates["h"].shape == (2, 5, 3)
+    np.testing.assert_allclose(gates["h"][1], np.stack(expected, 1)[1], atol=TOLERANCE)
+    np.testing.assert_allclose(
+        gates["h"][0, :3], np.stack(expected, 1)[0, :3], atol=TOLERANCE
+    )
+    assert np.all(gates["h"][0, 3:] == 0)
+    # Unmasked, it is the layer's own output sequence.
+    outputs = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(
+        tl.gate_activations(layer, x)["h"], outputs, atol=TOLERANCE
+    )
+
+
 def test_cifg_reports_coupled_input_gate():
     cell = tl.CIFGLSTMCell(2)
     gates = tl.gate_activations(cell, random_inputs((1, 3, 2)))

@@ -19,11 +19,13 @@ LAYERS = {
     "lstm": (tl.LSTM, keras.layers.LSTM, {}),
     "gru": (tl.GRU, keras.layers.GRU, {}),
     "gru_reset_before": (tl.GRU, keras.layers.GRU, {"reset_after": False}),
+    "simple_rnn": (tl.SimpleRNN, keras.layers.SimpleRNN, {}),
 }
 CELLS = {
     "lstm": (tl.LSTMCell, keras.layers.LSTMCell, {}),
     "gru": (tl.GRUCell, keras.layers.GRUCell, {}),
     "gru_reset_before": (tl.GRUCell, keras.layers.GRUCell, {"reset_after": False}),
+    "simple_rnn": (tl.SimpleRNNCell, keras.layers.SimpleRNNCell, {}),
 }
 
 
@@ -191,6 +193,15 @@ def test_training_dropout_drops(kind):
     assert np.abs(train - infer).max() > 1e-3
 
 
+@pytest.mark.parametrize(
+    "rates", [{"dropout": 0.3}, {"dropout": 0.3, "recurrent_dropout": 0.2}]
+)
+def test_simple_rnn_training_dropout_matches_builtin_with_the_same_seed(rates):
+    """One mask each for inputs and state, drawn as Keras draws them."""
+    ours, theirs = make_pair("simple_rnn", return_sequences=True, seed=1, **rates)
+    assert_parity(ours, theirs, x(), check_gradients=False, training=True)
+
+
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 @pytest.mark.parametrize(
     "shape", [(1, 1, 1, 1), (2, 13, 3, 9), (5, 4, 16, 2), (4, 20, 8, 6)]
@@ -214,6 +225,8 @@ def test_non_default_activations_and_initializers(kind):
     }
     if kind == "lstm":
         options["unit_forget_bias"] = False
+    if kind == "simple_rnn":
+        del options["recurrent_activation"]  # it has no gates
     ours, theirs = make_pair(kind, **options)
     assert_parity(ours, theirs, x())
 

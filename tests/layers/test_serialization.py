@@ -28,6 +28,11 @@ def sequence_layers():
         ),
         "CIFGLSTM": tl.CIFGLSTM(4, unit_forget_bias=False, return_state=True),
         "LayerNormLSTM": tl.LayerNormLSTM(4, epsilon=1e-4, go_backwards=True),
+        "SimpleRNN": tl.SimpleRNN(4, return_sequences=True, dropout=0.2),
+        "RNN-SimpleRNNCell": keras.layers.RNN(tl.SimpleRNNCell(4), return_state=True),
+        "Bidirectional-SimpleRNN": keras.layers.Bidirectional(
+            tl.SimpleRNN(3, activation="relu")
+        ),
     }
 
 
@@ -86,6 +91,8 @@ def test_mixed_float16(name):
         (tl.GRU, keras.layers.GRU),
         (tl.LSTMCell, keras.layers.LSTMCell),
         (tl.GRUCell, keras.layers.GRUCell),
+        (tl.SimpleRNN, keras.layers.SimpleRNN),
+        (tl.SimpleRNNCell, keras.layers.SimpleRNNCell),
     ],
 )
 def test_same_constructor_arguments_and_defaults(ours, theirs):
@@ -100,7 +107,9 @@ def test_same_constructor_arguments_and_defaults(ours, theirs):
     assert parameters(ours) == parameters(theirs)
 
 
-@pytest.mark.parametrize("cls", [tl.LSTM, tl.GRU, tl.LSTMCell, tl.GRUCell])
+@pytest.mark.parametrize(
+    "cls", [tl.LSTM, tl.GRU, tl.SimpleRNN, tl.LSTMCell, tl.GRUCell, tl.SimpleRNNCell]
+)
 def test_invalid_units_is_a_clear_error(cls):
     with pytest.raises(ValueError, match="expected a positive integer, got 0"):
         cls(0)
@@ -124,3 +133,17 @@ def test_kernel_path_reports_the_loop_that_ran():
     assert layer.kernel_path in ("fast", "step")
     layer(INPUTS, training=True)
     assert layer.kernel_path in tl.available_kernel_paths()["LSTM"]
+
+
+def test_simple_rnn_config_has_the_keras_arguments_only():
+    """No gates, no cuDNN: what `keras.layers.SimpleRNN(Cell)` does not take
+    is not in the config either (so Keras' own classes rebuild from it)."""
+    layer, cell = tl.SimpleRNN(3), tl.SimpleRNNCell(3)
+    assert "recurrent_activation" not in layer.get_config()
+    assert "use_cudnn" not in layer.get_config()
+    assert set(cell.get_config()) == set(keras.layers.SimpleRNNCell(3).get_config())
+    builtin = keras.layers.SimpleRNN.from_config(layer.get_config())
+    builtin(INPUTS)
+    layer(INPUTS)
+    builtin.set_weights(layer.get_weights())
+    np.testing.assert_allclose(builtin(INPUTS), layer(INPUTS), rtol=0, atol=1e-5)

@@ -2,6 +2,7 @@
 with the Keras built-ins, plus variants Keras does not ship.
 
 >>> from textlstm.layers import LSTM, GRU, LSTMCell, GRUCell
+>>> from textlstm.layers import SimpleRNN, SimpleRNNCell
 """
 
 from textlstm.layers.base import RecurrentCell, RecurrentLayer
@@ -9,6 +10,7 @@ from textlstm.layers.fast_tf import fast_path_options
 from textlstm.layers.gates import gate_activations
 from textlstm.layers.gru import GRU, GRUCell
 from textlstm.layers.lstm import LSTM, LSTMCell
+from textlstm.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from textlstm.layers.variants import (
     CIFGLSTM,
     CIFGLSTMCell,
@@ -31,6 +33,8 @@ __all__ = [
     "PeepholeLSTMCell",
     "RecurrentCell",
     "RecurrentLayer",
+    "SimpleRNN",
+    "SimpleRNNCell",
     "available_kernel_paths",
     "fast_path_options",
     "gate_activations",
@@ -47,5 +51,5 @@ def available_kernel_paths() -> dict:
         cls.__name__: ["fast", "step"]
         if cls.fast_loop is not RecurrentLayer.fast_loop
         else ["step"]
-        for cls in (LSTM, GRU, PeepholeLSTM, CIFGLSTM, LayerNormLSTM)
+        for cls in (LSTM, GRU, PeepholeLSTM, CIFGLSTM, LayerNormLSTM, SimpleRNN)
     }

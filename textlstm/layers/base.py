@@ -45,6 +45,9 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
     gate_names: tuple = ()
     #: Gate activations reported by `gate_activations` (a subset of gates).
     reported_gates: tuple = ()
+    #: The arguments `get_config` serializes (a cell without gates, such as
+    #: `SimpleRNNCell`, has no `recurrent_activation`).
+    serialized_arguments: tuple = tuple(_SERIALIZED)
 
     def __init__(
         self,
@@ -203,8 +206,8 @@ class RecurrentCell(keras.layers.Layer, DropoutRNNCell):
 
     def get_config(self):
         config = {"units": self.units, "use_bias": self.use_bias}
-        for name, module in _SERIALIZED.items():
-            config[name] = module.serialize(getattr(self, name))
+        for name in self.serialized_arguments:
+            config[name] = _SERIALIZED[name].serialize(getattr(self, name))
         config.update(
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
@@ -226,8 +229,8 @@ def as_state_list(states):
 
 
 class RecurrentLayer(keras.layers.RNN):
-    """Base of `textlstm.layers.LSTM` and `GRU`: a `keras.layers.RNN` whose
-    loop can be replaced by a fast path.
+    """Base of `textlstm.layers.LSTM`, `GRU` and `SimpleRNN`: a
+    `keras.layers.RNN` whose loop can be replaced by a fast path.
 
     `inner_loop` first asks `fast_loop` for a result; a subclass returns
     `None` there whenever its fast path would not be exact (for example
@@ -263,15 +266,17 @@ class RecurrentLayer(keras.layers.RNN):
         """Whether the fused kernels compute exactly what the cell would.
 
         They implement the default `tanh`/`sigmoid` activations in float32 on
-        the TensorFlow backend, and apply input dropout as one mask per
-        sequence; recurrent dropout in training needs the cell.
+        the TensorFlow backend (a cell without gates has no `sigmoid`), and
+        apply input dropout as one mask per sequence; recurrent dropout in
+        training needs the cell.
         """
         cell = self.cell
+        recurrent = cell.recurrent_activation
         return (
             self.fast_path
             and keras.backend.backend() == "tensorflow"
             and activations.serialize(cell.activation) == "tanh"
-            and activations.serialize(cell.recurrent_activation) == "sigmoid"
+            and (recurrent is None or activations.serialize(recurrent) == "sigmoid")
             and not (training and cell.recurrent_dropout > 0)
             and keras.backend.standardize_dtype(sequences.dtype) == "float32"
         )

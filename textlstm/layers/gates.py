@@ -10,12 +10,12 @@ from textlstm.layers.base import RecurrentCell
 def gate_activations(layer, sequences, mask=None, initial_state=None):
     """Run a recurrent layer step by step and return its gate activations.
 
-    Works with every textlstm cell (`LSTMCell`, `GRUCell`, the variants),
-    with `textlstm.layers.LSTM` / `GRU`, and with a `keras.layers.RNN` that
-    wraps a textlstm cell. The layer's weights are used as they are (built
-    from `sequences` if needed); dropout is not applied. For a
-    `keras.layers.Bidirectional`, call it on `forward_layer` and
-    `backward_layer`.
+    Works with every textlstm cell (`LSTMCell`, `GRUCell`, `SimpleRNNCell`,
+    the variants), with `textlstm.layers.LSTM` / `GRU` / `SimpleRNN`, and
+    with a `keras.layers.RNN` that wraps a textlstm cell. The layer's
+    weights are used as they are (built from `sequences` if needed);
+    dropout is not applied. For a `keras.layers.Bidirectional`, call it on
+    `forward_layer` and `backward_layer`.
 
     Args:
         layer: A textlstm cell, or an RNN layer whose `cell` is one.
@@ -28,8 +28,10 @@ def gate_activations(layer, sequences, mask=None, initial_state=None):
     Returns:
         A dict of NumPy arrays `(batch, time, units)`, one per gate: `i`,
         `f`, `o` for the LSTM cells (for CIFG, `i = 1 - f`), `z`, `r` for
-        `GRUCell`. Index `t` is timestep `t` of `sequences`, also for a layer
-        with `go_backwards=True`.
+        `GRUCell`. `SimpleRNNCell` has no gates: it reports its state
+        `h` (h_t of each step, 0 on masked steps) instead. Index `t` is
+        timestep `t` of `sequences`, also for a layer with
+        `go_backwards=True`.
 
     Example:
 
