@@ -5,12 +5,55 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Iterator
 
 import click
 
 from textlstm.config import ConfigError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class BadInput(click.ClickException):
+    """A one-line `Error:` message with exit code 2 (no usage text)."""
+
+    exit_code = 2
+
+
+#: The `--input FILE` option of `predict` and `explain` (read by `read_texts`).
+input_option = click.option(
+    "--input",
+    "-i",
+    "input_file",
+    metavar="FILE",
+    help="Read one text per line from FILE ('-' for stdin).",
+)
+
+
+def read_texts(texts: tuple[str, ...], input_file: str | None) -> Iterator[str]:
+    """The texts of `predict` and `explain`: the TEXT arguments, else one
+    per line of `--input FILE` (`-`: stdin), else piped stdin.
+
+    The lines are read lazily (a file may be large); a file that cannot be
+    opened, both sources at once, or nothing at all on a terminal raise
+    `BadInput`. Invalid UTF-8 is replaced (U+FFFD).
+    """
+    if texts and input_file is not None:
+        raise BadInput("give TEXT arguments or --input FILE, not both")
+    if texts:
+        return iter(texts)
+    if input_file is None and sys.stdin.isatty():
+        raise BadInput("give TEXT arguments, --input FILE, or pipe texts")
+    if input_file is None or input_file == "-":
+        stream = click.get_text_stream("stdin", encoding="utf-8", errors="replace")
+    else:
+        try:
+            stream = open(input_file, encoding="utf-8", errors="replace")  # noqa: SIM115
+        except OSError as error:
+            raise BadInput(
+                f"--input {input_file}: cannot read it ({error.strerror or error})"
+            ) from None
+    return (line.rstrip("\r\n") for line in stream)
 
 
 def _usage_errors() -> tuple[type[BaseException], ...]:

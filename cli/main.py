@@ -23,7 +23,10 @@ from textlstm.cli.common import (
     CONTEXT_SETTINGS,
     handle_errors,
     import_tensorflow_quietly,
+    input_option,
+    read_texts,
 )
+from textlstm.cli.explain_command import explain
 from textlstm.cli.export_commands import export, serve
 
 
@@ -326,13 +329,7 @@ def _print_metrics(metrics) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )
 @click.argument("texts", nargs=-1)
-@click.option(
-    "--input",
-    "-i",
-    "input_file",
-    type=click.File("r", encoding="utf-8", errors="replace"),
-    help="Read one text per line from FILE ('-' for stdin).",
-)
+@input_option
 @click.option(
     "--json",
     "as_json",
@@ -356,8 +353,7 @@ def predict(run_dir, texts, input_file, as_json, batch_size):
       cat reviews.txt | textlstm predict runs/quickstart-20250101-120000 --json
       textlstm predict exports/quickstart "i found this film dull ." --json
     """
-    if texts and input_file is not None:
-        raise click.UsageError("give TEXT arguments or --input FILE, not both")
+    lines = read_texts(texts, input_file)
     if not (run_dir / "model.keras").is_file():
         from textlstm.export import ExportError, resolve_export
 
@@ -369,18 +365,6 @@ def predict(run_dir, texts, input_file, as_json, batch_size):
                 "finished run folder or an export of textlstm export)",
                 param_hint="RUN_DIR|EXPORT_DIR",
             ) from None
-    if texts:
-        lines = iter(texts)
-    else:
-        if input_file is None:
-            if sys.stdin.isatty():
-                raise click.UsageError(
-                    "give TEXT arguments, --input FILE, or pipe texts"
-                )
-            input_file = click.get_text_stream(
-                "stdin", encoding="utf-8", errors="replace"
-            )
-        lines = (line.rstrip("\r\n") for line in input_file)
 
     import_tensorflow_quietly()
     from textlstm.evaluation import predict_texts
@@ -482,7 +466,7 @@ def main():
     cli(prog_name="textlstm")
 
 
-for _command in (export, serve):
+for _command in (explain, export, serve):
     cli.add_command(_command)
 
 if __name__ == "__main__":
