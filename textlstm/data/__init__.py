@@ -32,7 +32,7 @@ The `data` section of the config (missing keys take the defaults):
 | `delimiter` | `None` | csv/tsv field separator (default `,` / tab) |
 | `size` | `5000` | synthetic: train examples (validation held out of them) |
 | `test_size` | `1000` | synthetic: test examples |
-| `distance` | `10` | synthetic: up to `2 * distance` neutral words after the deciding opinion |
+| `distance` | `10` | synthetic: at most `2 * distance` words after the verdict |
 | `min_distance` | `0` | synthetic: at least this many of them |
 
 (1) directory: sub-folder of `path` (default `train`, `validation` if it
