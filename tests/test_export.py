@@ -828,3 +828,29 @@ def test_predict_on_an_export_prints_what_the_run_folder_prints(
             for name in CLASS_NAMES
         ]
         assert max(differences) <= TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "truncation, expected",
+    [
+        ("post", [[5, 6, 7], [8, 0, 0], [1, 2, 3]]),
+        ("pre", [[5, 6, 7], [8, 0, 0], [2, 3, 4]]),
+    ],
+)
+def test_fixed_shape_rows_drop_their_padding_then_truncate_like_the_vectorizer(
+    truncation, expected
+):
+    """The tpu target's host side: padding anywhere in a row of any width is
+    dropped (the model masks it), then the real tokens are cut to the fixed
+    length from the side the vectorizer cuts."""
+    import tensorflow as tf
+
+    from textlstm.export import _run_fixed_shape
+
+    @tf.function(input_signature=[tf.TensorSpec([2, 3], tf.int32)])
+    def echo(token_ids):
+        return {"probabilities": tf.cast(token_ids, tf.float32)}
+
+    ids = tf.constant([[0, 0, 5, 6, 7, 0], [8, 0, 0, 0, 0, 0], [1, 2, 0, 3, 4, 0]])
+    rows = _run_fixed_shape(echo, ids, truncation)
+    assert rows.numpy().astype(int).tolist() == expected

@@ -409,16 +409,19 @@ def _write_saved_model(text_model, run, folder: Path, *, target, tpu_batch_size)
 def _run_fixed_shape(function, token_ids, truncation):
     """Run a `[batch, length]` function on any `[N, M]` ids, on the host side.
 
-    Rows are truncated (as the vectorizer does) or zero-padded to `length`,
-    which masking makes exact, and cut into batches padded with empty rows.
+    The padding (id 0) of each row is dropped, which masking makes exact,
+    its real tokens truncated as the vectorizer truncates (`truncation:
+    pre` keeps the last ones, wherever the caller put the padding), padded
+    to `length`, and the rows cut into batches padded with empty rows.
     """
     import tensorflow as tf
+
+    from textlstm.text import pad_ragged
 
     (spec,) = function.input_signature
     batch, length = spec.shape.as_list()
     ids = tf.cast(token_ids, tf.int32)
-    ids = ids[:, :length] if truncation == "post" else ids[:, -length:]
-    ids = tf.pad(ids, [[0, 0], [0, length - tf.shape(ids)[1]]])
+    ids = pad_ragged(tf.ragged.boolean_mask(ids, ids != 0), length, "post", truncation)
     count = tf.shape(ids)[0]
     ids = tf.pad(ids, [[0, (-count) % batch], [0, 0]])
     chunks = tf.reshape(ids, [-1, batch, length])
