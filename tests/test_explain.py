@@ -388,27 +388,17 @@ def test_quickstart_completeness_within_one_percent(quickstart_explanations):
 
 
 @pytest.mark.slow
-def test_quickstart_top_tokens_are_the_deciding_word(quickstart_explanations):
-    """The deciding opinion word is the top-attributed token of most reviews
-    and among the top two of nearly all.
-
-    Issue 14 asks for the top token in >= 90% of the reviews; measured on
-    the quickstart model it is 80 of 96 (83%). In every miss the top token
-    is an earlier opinion of the same polarity (the deciding word ranks
-    second): along the straight path from the zero baseline the trained
-    network first acts like a bag of words that weighs the first opinion
-    most, and only near the input itself does "the last opinion wins" take
-    over (see README, Explain). The bounds below pin what is measured.
-    """
+def test_quickstart_top_token_is_the_deciding_word(quickstart_explanations):
+    """The explanation explains: the deciding opinion word is the token with
+    the largest attribution in >= 90% of the hand-written reviews (96 of 96
+    measured; 80 of 96 before the preset's `recurrent_l2`, see README)."""
     reviews, explanations = quickstart_explanations
-    ranks = []
-    for review, explanation in zip(reviews, explanations):
-        top = [token for token, _ in explanation.top_tokens(3)]
-        ranks.append(top.index(review["deciding"]) if review["deciding"] in top else 3)
+    hits = [
+        e.top_tokens(1)[0][0] == r["deciding"] for r, e in zip(reviews, explanations)
+    ]
     misses = [
         (r["deciding"], e.top_tokens(2), r["text"])
-        for r, e, rank in zip(reviews, explanations, ranks)
-        if rank
+        for r, e, hit in zip(reviews, explanations, hits)
+        if not hit
     ]
-    assert sum(rank == 0 for rank in ranks) >= 0.8 * len(reviews), misses
-    assert sum(rank <= 1 for rank in ranks) >= 0.95 * len(reviews), misses
+    assert sum(hits) >= 0.9 * len(reviews), misses

@@ -95,3 +95,25 @@ def test_every_configured_cell_has_a_layer():
 
     assert sorted(models._LAYERS) == sorted(config.CELLS)
     assert sorted(models._KERAS_LAYERS) == sorted(config.KERAS_CELLS)
+
+
+@pytest.mark.parametrize(
+    "overrides, count",
+    [
+        (["model.cell=lstm", "model.layers=2"], 2),
+        (["model.cell=gru", "model.bidirectional=true"], 2),
+        (["model.impl=keras", "model.cell=lstm"], 1),
+    ],
+)
+def test_recurrent_l2_penalizes_every_recurrent_kernel(overrides, count):
+    model = build_classifier(
+        tiny_config("model.recurrent_l2=0.5", *overrides), num_classes=2
+    )
+    model(TOKENS)
+    kernels = [w for w in model.weights if w.path.endswith("recurrent_kernel")]
+    expected = sum(0.5 * float(np.sum(np.square(w.numpy()))) for w in kernels)
+    assert len(kernels) == count
+    assert float(sum(model.losses)) == pytest.approx(expected, rel=1e-5)
+    plain = build_classifier(tiny_config(*overrides), num_classes=2)
+    plain(TOKENS)
+    assert plain.losses == []

@@ -248,6 +248,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
             minimum=0.0,
             maximum=0.95,
         ),
+        "recurrent_l2": _O(
+            float,
+            0.0,
+            "L2 penalty on the recurrent kernels (weight decay of h U).",
+            minimum=0.0,
+        ),
         "pooling": _O(
             str,
             "last",

@@ -215,7 +215,7 @@ def recurrent_layer(
 
     Args:
         model: The `model` section (`cell`, `impl`, `units`, `dropout`,
-            `recurrent_dropout`, `bidirectional`).
+            `recurrent_dropout`, `recurrent_l2`, `bidirectional`).
         return_sequences: Return every step, or only the last.
         name: Layer name.
 
@@ -230,6 +230,8 @@ def recurrent_layer(
         "dropout": model["dropout"],
         "recurrent_dropout": model["recurrent_dropout"],
     }
+    if model["recurrent_l2"]:
+        options["recurrent_regularizer"] = keras.regularizers.L2(model["recurrent_l2"])
     if impl == "keras" and cell not in _KERAS_LAYERS:
         raise ValueError(
             f"impl 'keras' supports {', '.join(_KERAS_LAYERS)}, not {cell!r}"
