@@ -266,21 +266,31 @@ def evaluate(run_dir, split, config_name, overrides, batch_size, as_json):
       textlstm evaluate runs/quickstart-20250101-120000 --set data.distance=60
       textlstm evaluate runs/imdb_bilstm-20250101-120000 --config my_reviews.yaml
     """
-    import yaml
+    from textlstm.config import (
+        ConfigError,
+        apply_overrides,
+        load_config,
+        validate_config,
+    )
 
-    from textlstm.config import apply_overrides, load_config, validate_config
-
+    for override in overrides:
+        key = override.split("=", 1)[0].strip()
+        if not key.startswith("data."):
+            raise ConfigError(
+                f"{key}: evaluate can only override data keys "
+                "(the trained model fixes the others)"
+            )
     config = None
     if config_name is not None:
         config = load_config(config_name, overrides)
-    elif overrides:
-        run_config = yaml.safe_load(
-            (run_dir / "config.yaml").read_text(encoding="utf-8")
-        )
-        config = validate_config(apply_overrides(run_config, overrides))
 
     import_tensorflow_quietly()
     from textlstm.evaluation import evaluate_run
+    from textlstm.training import read_run
+
+    if config is None and overrides:
+        run_config = read_run(run_dir).config
+        config = validate_config(apply_overrides(run_config, overrides))
 
     metrics = evaluate_run(run_dir, split, config=config, batch_size=batch_size)
     if as_json:

@@ -221,9 +221,14 @@ def test_predict_arguments_and_file(reference_run, tmp_path):
 
 
 def test_other_failures_exit_1_with_one_line(reference_run, tmp_path):
+    import zipfile
+
     broken = tmp_path / "broken"
     shutil.copytree(reference_run, broken)
-    (broken / "model.keras").write_bytes(b"not a zip file")
+    # A zip archive that is no Keras model: Keras' own failure, not a bad
+    # input we can name (a file that is no zip at all exits 2, see below).
+    with zipfile.ZipFile(broken / "model.keras", "w") as archive:
+        archive.writestr("config.json", "{}")
     result = invoke("predict", broken, "text")
     assert result.exit_code == 1
     assert result.output.startswith("Error: ")
@@ -298,3 +303,40 @@ def test_resume_without_run_dir_picks_the_latest_run(tmp_path, monkeypatch):
     result = invoke("fit", "--resume", "--set", "model.units=3")
     assert result.exit_code == 2
     assert "give --run-dir" in result.output or "config.yaml" in result.output
+
+
+@pytest.mark.parametrize(
+    "name, damage, problem",
+    [
+        ("run.json", b"", "the file is empty"),
+        (
+            "config.yaml",
+            b"name: quickstart\nmodel: [",
+            "damaged YAML at line 2 "
+            "(expected the node content, but found '<stream end>')",
+        ),
+        ("model.keras", None, "damaged model file (not a .keras zip archive)"),
+    ],
+)
+def test_a_damaged_run_folder_file_exits_2_naming_it(
+    reference_run, tmp_path, name, damage, problem
+):
+    run_dir = tmp_path / "damaged"
+    shutil.copytree(reference_run, run_dir)
+    path = run_dir / name
+    path.write_bytes(path.read_bytes()[:1000] if damage is None else damage)
+    for command in (["evaluate", run_dir], ["predict", run_dir, "a text"]):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        (line,) = result.output.strip().splitlines()
+        assert line == f"Error: {path}: {problem}", line
+
+
+@pytest.mark.parametrize("key", ["model.units", "train.epochs", "text.max_tokens"])
+def test_evaluate_refuses_keys_it_cannot_apply(reference_run, key):
+    result = invoke("evaluate", reference_run, "--set", f"{key}=8")
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"Error: {key}: evaluate can only override data keys "
+        "(the trained model fixes the others)"
+    )

@@ -252,3 +252,34 @@ print(info["environment"]["replicas"], result.metrics["num_examples"])
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["2", "60"]
+
+
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        ("config.yaml", "", "the file is empty"),
+        (
+            "config.yaml",
+            "model:\n  cell: lstm\n  units: [8\n",
+            "damaged YAML at line 4 (expected ',' or ']', but got '<stream end>')",
+        ),
+        ("config.yaml", "- 1\n", "expected a mapping of sections, found list"),
+        ("run.json", "", "the file is empty"),
+        (
+            "run.json",
+            '{"class_names": ["neg",',
+            "damaged JSON at line 1, column 24 (Expecting value)",
+        ),
+        ("run.json", "[1, 2]", "expected a JSON object, found list"),
+        ("run.json", '{"seed": 1}', "no class_names list"),
+    ],
+)
+def test_a_damaged_run_file_gets_one_line_naming_it(tmp_path, name, content, problem):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("name: quickstart\n")
+    (run_dir / "run.json").write_text('{"class_names": ["neg", "pos"]}')
+    (run_dir / name).write_text(content)
+    with pytest.raises(RunError) as caught:
+        read_run(run_dir)
+    assert str(caught.value) == f"{run_dir / name}: {problem}"

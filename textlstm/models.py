@@ -28,6 +28,7 @@ TensorShape([1, 3])
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Mapping
 
 import keras
@@ -313,12 +314,21 @@ def build_text_classifier(vectorizer, classifier: keras.Model) -> keras.Model:
 
 
 def load_text_classifier(path: str | os.PathLike) -> keras.Model:
-    """Load a `model.keras` written by `textlstm fit` (file or run folder)."""
+    """Load a `model.keras` written by `textlstm fit` (file or run folder).
+
+    Raises:
+        RunError: the file is there but is no `.keras` archive (damaged).
+    """
     import textlstm.text  # noqa: F401  (registers the vectorizer's objects)
 
     path = os.fspath(path)
     if os.path.isdir(path):
         path = os.path.join(path, "model.keras")
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        # Keras would say "File not found" for a file that is there.
+        from textlstm.training import RunError
+
+        raise RunError(f"{path}: damaged model file (not a .keras zip archive)")
     return keras.models.load_model(path, compile=False)
 
 

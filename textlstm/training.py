@@ -154,20 +154,49 @@ def read_run(run_dir: str | os.PathLike) -> Run:
     path = Path(run_dir)
     if not path.is_dir():
         raise RunError(f"run folder not found: {path}")
-    try:
-        config = yaml.safe_load((path / "config.yaml").read_text(encoding="utf-8"))
-        info = json.loads((path / "run.json").read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise RunError(
-            f"{path} is not a textlstm run folder ({Path(error.filename).name} missing)"
-        ) from None
-    except (OSError, ValueError, yaml.YAMLError) as error:
-        raise RunError(f"{path}: cannot read the run folder: {error}") from None
+    config = _read_run_file(path / "config.yaml", _parse_yaml, "a mapping of sections")
+    info = _read_run_file(path / "run.json", json.loads, "a JSON object")
+    if not isinstance(info.get("class_names"), list):
+        raise RunError(f"{path / 'run.json'}: no class_names list")
     try:
         config = validate_config(config)
     except ConfigError as error:
         raise RunError(f"{path / 'config.yaml'}: {error}") from None
     return Run(path=path, config=config, info=info)
+
+
+def _read_run_file(file: Path, parse, expected: str) -> dict:
+    """Parse one file of a run folder into a dict, or say in one line which
+    file is wrong and how (missing, unreadable, empty, damaged)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunError(
+            f"{file.parent} is not a textlstm run folder ({file.name} missing)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunError(f"{file}: cannot read it ({error})") from None
+    if not text.strip():
+        raise RunError(f"{file}: the file is empty")
+    try:
+        value = parse(text)
+    except json.JSONDecodeError as error:
+        raise RunError(
+            f"{file}: damaged JSON at line {error.lineno}, column {error.colno} "
+            f"({error.msg})"
+        ) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or "not YAML"
+        raise RunError(f"{file}: damaged YAML{where} ({problem})") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{file}: expected {expected}, found {type(value).__name__}")
+    return value
+
+
+def _parse_yaml(text: str):
+    return yaml.safe_load(text)
 
 
 def default_run_dir(
