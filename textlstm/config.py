@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from textlstm.errors import ConfigError
+
 __all__ = [
     "ConfigError",
     "Option",
@@ -49,10 +51,6 @@ __all__ = [
 
 #: The sections of a config, in the order they are written.
 SECTIONS = ("data", "text", "model", "train")
-
-
-class ConfigError(ValueError):
-    """A config is invalid; the one-line message names the key and the problem."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -60,6 +60,8 @@ from pathlib import Path
 
 import numpy as np
 
+from textlstm.errors import ExportError
+
 __all__ = [
     "SIGNATURES",
     "TARGETS",
@@ -84,10 +86,6 @@ TPU_ALIAS = "tpu_func"
 TOLERANCE = 1e-5
 _EXTRA = "assets.extra"
 _PROBE = Path(__file__).with_name("_export_probe.py")
-
-
-class ExportError(ValueError):
-    """The run folder or the export folder cannot be used as asked."""
 
 
 class VerificationError(RuntimeError):

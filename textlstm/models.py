@@ -35,6 +35,7 @@ import keras
 from keras import ops
 
 from textlstm import layers as textlstm_layers
+from textlstm.errors import RunError
 
 __all__ = [
     "AttentionPooling",
@@ -326,8 +327,6 @@ def load_text_classifier(path: str | os.PathLike) -> keras.Model:
         path = os.path.join(path, "model.keras")
     if os.path.isfile(path) and not zipfile.is_zipfile(path):
         # Keras would say "File not found" for a file that is there.
-        from textlstm.training import RunError
-
         raise RunError(f"{path}: damaged model file (not a .keras zip archive)")
     return keras.models.load_model(path, compile=False)
 

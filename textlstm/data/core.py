@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from textlstm.errors import DataError
+
 SOURCES = ("synthetic", "tfds", "directory", "csv", "tsv", "jsonl")
 
 DATA_DEFAULTS: dict[str, Any] = {
@@ -33,16 +35,6 @@ DATA_DEFAULTS: dict[str, Any] = {
     "distance": 10,
     "min_distance": 0,
 }
-
-
-class DataError(ValueError):
-    """Bad data or data config, with a one-line message naming file and problem.
-
-    Example:
-
-    >>> str(DataError("train.csv: line 3: expected 2 fields, found 3"))
-    'train.csv: line 3: expected 2 fields, found 3'
-    """
 
 
 @dataclasses.dataclass
