@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import click
 
-from textlstm.config import ConfigError
+from textlstm.errors import UserError
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -56,20 +56,6 @@ def read_texts(texts: tuple[str, ...], input_file: str | None) -> Iterator[str]:
     return (line.rstrip("\r\n") for line in stream)
 
 
-def _usage_errors() -> tuple[type[BaseException], ...]:
-    """Library errors that mean "bad input": exit code 2."""
-    errors: list[type[BaseException]] = [ConfigError]
-    for module, name in (
-        ("textlstm.training", "RunError"),
-        ("textlstm.data", "DataError"),
-        ("textlstm.export", "ExportError"),
-    ):
-        error = getattr(sys.modules.get(module), name, None)
-        if error is not None:
-            errors.append(error)
-    return tuple(errors)
-
-
 def handle_errors(command):
     """Turn library errors into one-line messages and exit codes 2 and 1."""
 
@@ -87,7 +73,7 @@ def handle_errors(command):
         except Exception as error:
             if os.environ.get("TEXTLSTM_DEBUG"):
                 raise
-            if isinstance(error, _usage_errors()):
+            if isinstance(error, UserError):
                 click.echo(f"Error: {error}", err=True)
                 sys.exit(2)
             message = str(error).strip().splitlines()

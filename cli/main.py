@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from textlstm import __version__
+from textlstm import __version__, runs
 from textlstm.cli.common import (
     CONTEXT_SETTINGS,
     handle_errors,
@@ -28,6 +28,15 @@ from textlstm.cli.common import (
 )
 from textlstm.cli.explain_command import explain
 from textlstm.cli.export_commands import export, serve
+from textlstm.config import (
+    ConfigError,
+    apply_overrides,
+    describe_schema,
+    dump_config,
+    list_presets,
+    load_config,
+    validate_config,
+)
 
 
 def _console(stderr: bool = False):
@@ -121,8 +130,6 @@ def fit(
       textlstm fit --run-dir runs/a --deterministic --seed 7
       textlstm fit --run-dir runs/a --resume         # after an interruption
     """
-    from textlstm.config import load_config
-
     flags = [f"train.epochs={epochs}"] if epochs is not None else []
     flags += [f"train.batch_size={batch_size}"] if batch_size is not None else []
     flags += [f"train.seed={seed}"] if seed is not None else []
@@ -130,25 +137,20 @@ def fit(
     config = load_config(config_name, [*overrides, *flags])
 
     if resume:
-        import_tensorflow_quietly()
-        from textlstm import training
-
         if run_dir is None:
-            run_dir = training.latest_run_dir(config["name"])
+            run_dir = runs.latest_run_dir(config["name"])
             if run_dir is None:
                 raise click.UsageError(
                     f"--resume: no run of config {config['name']!r} under runs/; "
                     "give --run-dir"
                 )
-        if (run_dir / "config.yaml").is_file():
-            if overrides or batch_size is not None or seed is not None:
-                raise click.UsageError(
-                    "--resume continues the run's own config.yaml; only --epochs "
-                    "(and --deterministic) can be given with it"
-                )
-            config = training.resume_config(run_dir, epochs=epochs)
-            if deterministic:
-                config["train"]["deterministic"] = True
+        source = click.get_current_context().get_parameter_source("config_name")
+        config = runs.resume_config(
+            run_dir,
+            [*overrides, *flags],
+            requested=config,
+            compare_all=source is not click.core.ParameterSource.DEFAULT,
+        )
     elif run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
         raise click.BadParameter(
             f"{run_dir} exists and is not empty (add --resume to continue it)",
@@ -158,7 +160,7 @@ def fit(
     err = _console(stderr=True)
     err.print(f"[bold]textlstm fit[/] {config['name']}: {config['description']}")
     import_tensorflow_quietly()
-    from textlstm import training
+    from textlstm import training  # heavy: TensorFlow, after the checks above
 
     verbose = 0 if quiet else (1 if sys.stdout.isatty() else 2)
     result = training.fit(
@@ -266,13 +268,6 @@ def evaluate(run_dir, split, config_name, overrides, batch_size, as_json):
       textlstm evaluate runs/quickstart-20250101-120000 --set data.distance=60
       textlstm evaluate runs/imdb_bilstm-20250101-120000 --config my_reviews.yaml
     """
-    from textlstm.config import (
-        ConfigError,
-        apply_overrides,
-        load_config,
-        validate_config,
-    )
-
     for override in overrides:
         key = override.split("=", 1)[0].strip()
         if not key.startswith("data."):
@@ -284,13 +279,12 @@ def evaluate(run_dir, split, config_name, overrides, batch_size, as_json):
     if config_name is not None:
         config = load_config(config_name, overrides)
 
-    import_tensorflow_quietly()
-    from textlstm.evaluation import evaluate_run
-    from textlstm.training import read_run
-
     if config is None and overrides:
-        run_config = read_run(run_dir).config
+        run_config = runs.read_run(run_dir).config
         config = validate_config(apply_overrides(run_config, overrides))
+
+    import_tensorflow_quietly()
+    from textlstm.evaluation import evaluate_run  # heavy: TensorFlow
 
     metrics = evaluate_run(run_dir, split, config=config, batch_size=batch_size)
     if as_json:
@@ -377,7 +371,7 @@ def predict(run_dir, texts, input_file, as_json, batch_size):
             ) from None
 
     import_tensorflow_quietly()
-    from textlstm.evaluation import predict_texts
+    from textlstm.evaluation import predict_texts  # heavy: TensorFlow
 
     for record in predict_texts(run_dir, lines, batch_size=batch_size):
         if as_json:
@@ -420,11 +414,9 @@ def configs(name, overrides, keys):
     """
     from rich.table import Table
 
-    from textlstm import config as config_lib
-
     if keys:
         table = Table("key", "type / allowed", "default", "meaning")
-        for row in config_lib.describe_schema():
+        for row in describe_schema():
             table.add_row(*row)
         _console().print(table)
         return
@@ -432,14 +424,12 @@ def configs(name, overrides, keys):
         if overrides:
             raise click.UsageError("--set needs a NAME")
         table = Table("preset", "description")
-        for preset in config_lib.list_presets():
-            table.add_row(preset, config_lib.load_config(preset)["description"])
+        for preset in list_presets():
+            table.add_row(preset, load_config(preset)["description"])
         _console().print(table)
         click.echo("Print one with: textlstm configs NAME")
         return
-    click.echo(
-        config_lib.dump_config(config_lib.load_config(name, overrides)), nl=False
-    )
+    click.echo(dump_config(load_config(name, overrides)), nl=False)
 
 
 @cli.command()
@@ -453,7 +443,7 @@ def info(as_json):
       textlstm info --json
     """
     import_tensorflow_quietly()
-    from textlstm.info import collect_info
+    from textlstm.info import collect_info  # heavy: TensorFlow
 
     report = collect_info()
     if as_json:

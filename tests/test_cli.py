@@ -274,6 +274,46 @@ def test_sigkill_after_epoch_1_then_resume_matches_the_uninterrupted_run(
             np.testing.assert_array_equal(resumed[name], full[name])
 
 
+def test_resume_accepts_the_original_command_and_refuses_a_change(
+    reference_run, tmp_path
+):
+    run_dir = tmp_path / "again"
+    shutil.copytree(reference_run, run_dir)
+    # Repeating every option of the original command is fine ...
+    result = textlstm("fit", "--run-dir", run_dir, "--resume", *FIT_ARGS)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (run_dir / "metrics.json").read_text() == (
+        reference_run / "metrics.json"
+    ).read_text()
+    # ... a different value is refused, naming the key and both values.
+    result = invoke("fit", "--run-dir", run_dir, "--resume", "--seed", "7")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "Error: cannot resume with train.seed=7: the run has train.seed=42 "
+        f"({run_dir / 'config.yaml'}); a resumed run keeps its config, only "
+        "train.epochs and train.deterministic may change"
+    )
+    result = invoke("fit", "--run-dir", run_dir, "--resume", "--config", "imdb_gru")
+    assert result.exit_code == 2
+    assert "cannot resume with name='imdb_gru': the run has name='quickstart'" in (
+        result.output
+    )
+
+
+def test_a_run_killed_before_its_config_resumes_with_the_options_given(tmp_path):
+    run_dir = tmp_path / "early"
+    run_dir.mkdir()  # killed before config.yaml was written
+    result = invoke(
+        "fit", "--run-dir", run_dir, "--resume", "--seed", "7",
+        "--set", "data.size=200", "--set", "data.test_size=50",
+        "--set", "model.units=4", "--epochs", "1", "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert (config["train"]["seed"], config["model"]["units"]) == (7, 4)
+    assert json.loads((run_dir / "run.json").read_text())["seed"] == 7
+
+
 def test_two_deterministic_runs_give_identical_metrics(reference_run, tmp_path):
     result = invoke("fit", "--run-dir", tmp_path / "again", *FIT_ARGS)
     assert result.exit_code == 0, result.output

@@ -29,6 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+from textlstm.config import explicit_values
+from textlstm.errors import DataError
+from textlstm.runs import atomic_path, read_run
+
 __all__ = [
     "classification_metrics",
     "evaluate_model",
@@ -193,12 +197,10 @@ def evaluate_run(
         textlstm.data.DataError: the dataset cannot be read or its classes
             do not match the model's.
     """
-    import tensorflow as tf
+    import tensorflow as tf  # heavy: the data and model modules import it too
 
-    from textlstm.config import explicit_values
-    from textlstm.data import DataError, load_dataset
+    from textlstm.data import load_dataset
     from textlstm.models import load_text_classifier
-    from textlstm.training import read_run
 
     if split not in ("train", "validation", "test"):
         raise ValueError(f"split must be train, validation or test, got {split!r}")
@@ -246,8 +248,7 @@ def predict_texts(
         (class name -> probability).
     """
     if (Path(path) / "model.keras").is_file():
-        from textlstm.models import load_text_classifier
-        from textlstm.training import read_run
+        from textlstm.models import load_text_classifier  # heavy: TensorFlow
 
         run = read_run(path)
         model = load_text_classifier(run.path)
@@ -257,7 +258,7 @@ def predict_texts(
             encoded = [text.encode("utf-8", errors="replace") for text in chunk]
             return np.asarray(model.predict_on_batch(np.array(encoded, dtype=object)))
     else:
-        from textlstm.export import load_export_predictor
+        from textlstm.export import load_export_predictor  # heavy: TensorFlow
 
         predictor = load_export_predictor(path, batch_size=batch_size)
 
@@ -359,9 +360,7 @@ def plot_confusion_matrix(
 
 
 def _save_figure(figure, path) -> Path:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    from textlstm.training import atomic_path
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # heavy: plots only
 
     FigureCanvasAgg(figure)
     with atomic_path(path) as temporary:

@@ -72,6 +72,7 @@ RESUMABLE_KEYS = ("train.epochs", "train.deterministic")
 #: Epoch checkpoints kept (the latest ones); `best.npz` is kept apart.
 KEEP_CHECKPOINTS = 2
 _TEMPORARY = re.compile(r"\.tmp-(\d+)-")
+_SECTIONS = "a mapping of sections"
 
 
 # --------------------------------------------------------------------------- #
@@ -193,16 +194,19 @@ def read_run(run_dir: str | os.PathLike) -> Run:
     path = Path(run_dir)
     if not path.is_dir():
         raise RunError(f"run folder not found: {path}")
-    config = read_config_file(path / "config.yaml")
+    config = _read_run_file(path / "config.yaml", yaml.safe_load, _SECTIONS)
     info = _read_run_file(path / "run.json", json.loads, "a JSON object")
     if not isinstance(info.get("class_names"), list):
         raise RunError(f"{path / 'run.json'}: no class_names list")
-    return Run(path=path, config=config, info=info)
+    return Run(path=path, config=_validated(path / "config.yaml", config), info=info)
 
 
 def read_config_file(file: Path) -> dict:
     """The validated config of a run's `config.yaml` (one-line `RunError`s)."""
-    config = _read_run_file(file, yaml.safe_load, "a mapping of sections")
+    return _validated(file, _read_run_file(file, yaml.safe_load, _SECTIONS))
+
+
+def _validated(file: Path, config: dict) -> dict:
     try:
         return validate_config(config)
     except ConfigError as error:

@@ -1,40 +1,27 @@
-"""Training runs: the run folder, checkpoints, resume and determinism.
+"""Training: `fit(config)` as phases (data, model, loop, evaluation, saving).
 
-`fit(config)` trains the classifier a config describes and leaves a run
-folder a user can trust and compare:
-
-```
-runs/<name>-<timestamp>/
-  config.yaml        the resolved config (every key)
-  run.json           versions, seeds, data fingerprint, wall times, device
-  vocab.txt          the vectorizer's vocabulary, one token per line
-  checkpoints/       epoch-NNNN/ (weights, optimizer, RNG and loop state)
-  model.keras        end-to-end model: raw strings -> probabilities
-  history.csv        one row per epoch
-  metrics.json       test-split metrics (no timings, so runs compare exactly)
-  tensorboard/       keras.callbacks.TensorBoard logs
-  plots/             learning_curves.png, confusion_matrix.png
-```
-
-Every file is written under a temporary name and renamed into place, so a
-run killed at any moment (even by SIGKILL) never leaves a half-written file;
-`fit(config, run_dir, resume=True)` continues from the last complete epoch
-with the optimizer state, the epoch counter, the dropout RNG state and the
+`fit(config)` trains the classifier a config describes and fills a run
+folder (its layout and its atomic writes are `textlstm.runs`'). A run
+killed at any moment (even by SIGKILL) can be continued with
+`fit(config, run_dir, resume=True)`: from the last complete epoch, with the
+optimizer state, the epoch counter, the dropout RNG state and the
 early-stopping state restored. Each epoch shuffles with `seed + epoch`, so
 a resumed run sees the same batches as an uninterrupted one.
+
+The phases, each a function below: `_load_data` (the dataset and the
+vectorizer), `_start_run` (config.yaml, vocab.txt, run.json),
+`_build_model` (the compiled classifier, restored from a checkpoint when
+resuming), `_train` (one `keras.Model.fit` per epoch, a checkpoint after
+each), `_evaluate` (test and validation metrics) and `_save` (model.keras,
+history, plots, the final run.json).
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
-import datetime
-import io
-import json
 import math
 import os
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -43,14 +30,33 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-import yaml
-from keras import ops
 
-from textlstm.config import (
-    ConfigError,
-    dump_config,
-    explicit_values,
-    validate_config,
+from textlstm import data as data_lib
+from textlstm import evaluation, models, text
+from textlstm.checkpoints import (
+    LoopState,
+    checkpoint_variables,
+    load_variables,
+    restore_checkpoint,
+    to_numpy,
+)
+from textlstm.config import dump_config, explicit_values, validate_config
+from textlstm.info import collect_info
+from textlstm.optimizers import Warmup, build_optimizer
+from textlstm.runs import (
+    Run,
+    RunError,
+    RunRecord,
+    atomic_path,
+    default_run_dir,
+    latest_run_dir,
+    read_run,
+    remove_stale_temporaries,
+    resume_config,
+    save_checkpoint,
+    write_history,
+    write_json,
+    write_text,
 )
 
 __all__ = [
@@ -68,183 +74,6 @@ __all__ = [
     "write_json",
     "write_text",
 ]
-
-_KEEP_CHECKPOINTS = 2
-
-
-class RunError(ValueError):
-    """A run folder is missing, incomplete, or cannot be used as asked."""
-
-
-# --------------------------------------------------------------------------- #
-# Atomic files
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; rename it to `path` on success.
-
-    The temporary name keeps the suffix (`.png`, `.keras`, ...) for writers
-    that look at it, and is removed if the block raises.
-
-    >>> import tempfile
-    >>> target = Path(tempfile.mkdtemp()) / "hello.txt"
-    >>> with atomic_path(target) as temporary:
-    ...     _ = Path(temporary).write_text("hi")
-    >>> target.read_text()
-    'hi'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        if temporary.is_dir():
-            shutil.rmtree(temporary, ignore_errors=True)
-        elif temporary.exists():
-            temporary.unlink()
-
-
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write `text` to `path` atomically (temporary name, then rename)."""
-    with atomic_path(path) as temporary:
-        with open(temporary, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-    return Path(path)
-
-
-def write_json(path: str | os.PathLike, value) -> Path:
-    """Write `value` as indented JSON to `path` atomically."""
-    return write_text(path, json.dumps(value, indent=2, sort_keys=False) + "\n")
-
-
-# --------------------------------------------------------------------------- #
-# Run folders
-
-
-@dataclasses.dataclass
-class Run:
-    """A run folder as read back by `read_run`.
-
-    Attributes:
-        path: The folder.
-        config: The resolved config of `config.yaml`.
-        info: The content of `run.json`.
-    """
-
-    path: Path
-    config: dict
-    info: dict
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.info["class_names"])
-
-
-def read_run(run_dir: str | os.PathLike) -> Run:
-    """Read `config.yaml` and `run.json` of a run folder.
-
-    Raises:
-        RunError: the folder or one of the files is missing or unreadable.
-    """
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise RunError(f"run folder not found: {path}")
-    config = _read_run_file(path / "config.yaml", _parse_yaml, "a mapping of sections")
-    info = _read_run_file(path / "run.json", json.loads, "a JSON object")
-    if not isinstance(info.get("class_names"), list):
-        raise RunError(f"{path / 'run.json'}: no class_names list")
-    try:
-        config = validate_config(config)
-    except ConfigError as error:
-        raise RunError(f"{path / 'config.yaml'}: {error}") from None
-    return Run(path=path, config=config, info=info)
-
-
-def _read_run_file(file: Path, parse, expected: str) -> dict:
-    """Parse one file of a run folder into a dict, or say in one line which
-    file is wrong and how (missing, unreadable, empty, damaged)."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(
-            f"{file.parent} is not a textlstm run folder ({file.name} missing)"
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise RunError(f"{file}: cannot read it ({error})") from None
-    if not text.strip():
-        raise RunError(f"{file}: the file is empty")
-    try:
-        value = parse(text)
-    except json.JSONDecodeError as error:
-        raise RunError(
-            f"{file}: damaged JSON at line {error.lineno}, column {error.colno} "
-            f"({error.msg})"
-        ) from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or "not YAML"
-        raise RunError(f"{file}: damaged YAML{where} ({problem})") from None
-    if not isinstance(value, dict):
-        raise RunError(f"{file}: expected {expected}, found {type(value).__name__}")
-    return value
-
-
-def _parse_yaml(text: str):
-    return yaml.safe_load(text)
-
-
-def default_run_dir(
-    config: Mapping,
-    root: str | os.PathLike = "runs",
-    now: datetime.datetime | None = None,
-) -> Path:
-    """`runs/<config name>-<YYYYmmdd-HHMMSS>`, made unique with a suffix."""
-    now = now or datetime.datetime.now()
-    base = Path(root) / f"{config['name']}-{now:%Y%m%d-%H%M%S}"
-    candidate, number = base, 2
-    while candidate.exists():
-        candidate = base.with_name(f"{base.name}-{number}")
-        number += 1
-    return candidate
-
-
-def latest_run_dir(name: str, root: str | os.PathLike = "runs") -> Path | None:
-    """The most recently modified run folder of config `name`, if any."""
-    root = Path(root)
-    if not root.is_dir():
-        return None
-    runs = [p for p in root.glob(f"{name}-*") if (p / "config.yaml").is_file()]
-    return max(runs, key=lambda p: p.stat().st_mtime, default=None)
-
-
-def resume_config(run_dir: str | os.PathLike, epochs: int | None = None) -> dict:
-    """The config of an existing run, to continue it (`--resume`).
-
-    Args:
-        run_dir: The run folder.
-        epochs: A new `train.epochs` (to train an ended run further).
-    """
-    path = Path(run_dir)
-    config_path = path / "config.yaml"
-    if not config_path.is_file():
-        raise RunError(f"cannot resume {path}: no config.yaml in it")
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    if epochs is not None:
-        config["train"]["epochs"] = epochs
-    try:
-        return validate_config(config)
-    except ConfigError as error:
-        raise RunError(f"{config_path}: {error}") from None
-
-
-# --------------------------------------------------------------------------- #
-# Training
 
 
 @dataclasses.dataclass
@@ -295,23 +124,105 @@ def fit(
 
     Raises:
         textlstm.data.DataError: the data cannot be read.
-        RunError: `run_dir` exists and is not empty without `resume`.
+        RunError: `run_dir` exists and is not empty without `resume`, or
+            the data, vocabulary or model differ from the resumed run's.
     """
     started = time.perf_counter()
-    log = log or (lambda message: None)
-    config = validate_config(config)
-    train = config["train"]
+    session = _Session(
+        config=validate_config(config),
+        run_dir=_new_or_resumed(config, run_dir, resume),
+        resume=resume,
+        verbose=verbose,
+        log=log or (lambda message: None),
+    )
+    record = RunRecord(session.run_dir)
+    with _training_settings(session.config["train"]):
+        try:
+            data = _load_data(session)
+            strategy = _strategy(session.config["train"]["strategy"])
+            _start_run(session, data, record, strategy)
+            model, loop = _build_model(session, data, record, strategy)
+            training_seconds = _train(session, data, model, loop, record)
+            metrics, evaluation_seconds = _evaluate(session, data, model, loop)
+            _save(session, data, model, loop, metrics)
+            wall_times = {
+                "data_s": round(data.seconds, 3),
+                "training_s": round(training_seconds, 3),
+                "evaluation_s": round(evaluation_seconds, 3),
+                "total_s": round(time.perf_counter() - started, 3),
+            }
+            record.completed(wall_times, **_final_info(data, model, loop, metrics))
+        except BaseException as error:
+            record.failed(error)
+            raise
+    return FitResult(
+        run_dir=session.run_dir,
+        metrics=metrics,
+        history=loop.history,
+        epochs_completed=loop.epoch,
+        stopped_early=loop.stopped_early,
+        resumed_from_epoch=loop.resumed_from,
+        wall_time_s=time.perf_counter() - started,
+    )
+
+
+@dataclasses.dataclass
+class _Session:
+    """One call of `fit`: what every phase reads."""
+
+    config: dict
+    run_dir: Path
+    resume: bool
+    verbose: int | str
+    log: Callable[[str], None]
+
+    @property
+    def train(self) -> dict:
+        return self.config["train"]
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+
+@dataclasses.dataclass
+class _Data:
+    """The data phase's result: splits, vectorizer and how to batch them."""
+
+    bundle: data_lib.DatasetBundle
+    vectorizer: keras.layers.Layer
+    seconds: float
+    batch_size: int
+    bucketing: bool
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.bundle.class_names)
+
+    def batches(self, dataset, *, shuffle: bool = False, seed: int = 0):
+        return text.make_batches(
+            dataset,
+            self.vectorizer,
+            self.batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            bucketing=self.bucketing,
+        )
+
+
+def _new_or_resumed(config: Mapping, run_dir, resume: bool) -> Path:
     run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
     if not resume and run_dir.exists() and any(run_dir.iterdir()):
         raise RunError(
             f"run folder {run_dir} already exists and is not empty "
             "(use --resume to continue it, or another --run-dir)"
         )
-    previous = _read_json(run_dir / "run.json") if resume else {}
+    return run_dir
 
-    from textlstm import data as data_lib
-    from textlstm import evaluation, models, text
 
+@contextlib.contextmanager
+def _training_settings(train: Mapping):
+    """Seeds, op determinism and the dtype policy for one `fit` call."""
     keras.utils.set_random_seed(train["seed"])
     if train["deterministic"]:
         tf.config.experimental.enable_op_determinism()
@@ -319,391 +230,209 @@ def fit(
     if train["mixed_precision"]:
         keras.config.set_dtype_policy("mixed_float16")
     try:
-        strategy = _strategy(train["strategy"])
-        log(f"Loading data ({config['data']['source']})")
-        data_started = time.perf_counter()
-        bundle = data_lib.load_dataset(
-            explicit_values(config, "data"), seed=train["seed"]
-        )
-        train_texts = bundle.train.map(lambda text_, label: text_)
-        vectorizer = text.build_vectorizer(config["text"], train_texts)
-        data_seconds = time.perf_counter() - data_started
-        class_names = list(bundle.class_names)
-
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if resume and previous.get("data_fingerprint") not in (
-            None,
-            bundle.fingerprint,
-        ):
-            raise RunError(
-                f"cannot resume {run_dir}: the data changed since the run started "
-                f"(fingerprint {bundle.fingerprint}, run.json has "
-                f"{previous['data_fingerprint']})"
-            )
-        write_text(run_dir / "config.yaml", dump_config(config))
-        with atomic_path(run_dir / "vocab.txt") as temporary:
-            vocabulary_size = text.write_vocabulary(vectorizer, temporary)
-            if resume and (run_dir / "vocab.txt").is_file():
-                _check_same_vocabulary(run_dir / "vocab.txt", temporary)
-        info = {
-            **{k: v for k, v in previous.items() if k in ("created", "resumed")},
-            "name": config["name"],
-            "status": "running",
-            "created": previous.get("created") or _now(),
-            "seed": train["seed"],
-            "deterministic": train["deterministic"],
-            "class_names": class_names,
-            "data_fingerprint": bundle.fingerprint,
-            "vocabulary_size": int(vocabulary_size),
-            "device": None,
-            "environment": _environment(strategy),
-        }
-        info["device"] = info["environment"]["device"]
-        write_json(run_dir / "run.json", info)
-
-        def batches(dataset, *, shuffle: bool, seed: int):
-            return text.make_batches(
-                dataset,
-                vectorizer,
-                train["batch_size"],
-                shuffle=shuffle,
-                seed=seed,
-                bucketing=config["text"]["bucketing"],
-            )
-
-        validation = batches(bundle.validation, shuffle=False, seed=train["seed"])
-        steps_per_epoch = math.ceil(_count(bundle.train) / train["batch_size"])
-        with strategy.scope():
-            classifier = models.build_classifier(
-                config, vectorizer, num_classes=len(class_names)
-            )
-            classifier.compile(
-                optimizer=build_optimizer(train, steps_per_epoch),
-                loss="sparse_categorical_crossentropy",
-                metrics=["accuracy"],
-                jit_compile=False,
-            )
-            classifier.optimizer.build(classifier.trainable_variables)
-
-        loop = _LoopState()
-        checkpoints = run_dir / "checkpoints"
-        resumed_from = None
-        if resume:
-            restored = _restore_checkpoint(checkpoints, classifier)
-            if restored is not None:
-                loop = restored
-                resumed_from = loop.epoch
-                info["resumed"] = [
-                    *info.get("resumed", []),
-                    {"from_epoch": loop.epoch, "at": _now()},
-                ]
-                log(f"Resuming {run_dir} after epoch {loop.epoch}")
-        _remove_temporaries(checkpoints)
-
-        callbacks = [
-            keras.callbacks.TensorBoard(
-                log_dir=str(run_dir / "tensorboard"), write_graph=False, profile_batch=0
-            )
-        ]
-        if verbose:
-            callbacks.append(_Progress(train["epochs"]))
-        training_started = time.perf_counter()
-        while loop.epoch < train["epochs"] and not loop.stopped_early:
-            epoch = loop.epoch
-            epoch_started = time.perf_counter()
-            learning_rate = _current_learning_rate(classifier.optimizer)
-            with warnings.catch_warnings():
-                # Each epoch is a fresh dataset of unknown length; Keras warns
-                # when it ends, which is exactly what should happen.
-                warnings.filterwarnings("ignore", message="Your input ran out of data")
-                history = classifier.fit(
-                    batches(bundle.train, shuffle=True, seed=train["seed"] + epoch),
-                    validation_data=validation,
-                    initial_epoch=epoch,
-                    epochs=epoch + 1,
-                    callbacks=callbacks,
-                    verbose=verbose,
-                    shuffle=False,  # batches() shuffles with seed + epoch
-                )
-            row = {"epoch": epoch + 1}
-            row.update({k: _round(v[-1]) for k, v in history.history.items()})
-            row["learning_rate"] = learning_rate
-            row["seconds"] = round(time.perf_counter() - epoch_started, 3)
-            loop.history.append(row)
-            loop.epoch = epoch + 1
-            if loop.observe(row, train, classifier, checkpoints):
-                log(
-                    f"Early stopping after epoch {loop.epoch}: "
-                    f"{train['early_stopping_monitor']} did not improve for "
-                    f"{train['early_stopping_patience']} epochs"
-                )
-            _save_checkpoint(checkpoints, classifier, loop)
-            _write_history(run_dir / "history.csv", loop.history)
-            info["epochs_completed"] = loop.epoch
-            write_json(run_dir / "run.json", info)
-        training_seconds = time.perf_counter() - training_started
-
-        if train["restore_best_weights"] and (checkpoints / "best.npz").is_file():
-            _load_variables(checkpoints / "best.npz", classifier.variables)
-            log(f"Restored the weights of epoch {loop.best_epoch}")
-
-        log("Evaluating on the test split")
-        evaluation_started = time.perf_counter()
-        test = batches(bundle.test, shuffle=False, seed=train["seed"])
-        metrics = evaluation.evaluate_model(classifier, test, class_names, "test")
-        validation_metrics = evaluation.evaluate_model(
-            classifier, validation, class_names, "validation"
-        )
-        metrics["validation"] = {
-            key: validation_metrics[key]
-            for key in ("num_examples", "loss", "accuracy", "macro_f1")
-        }
-        metrics["epochs_completed"] = loop.epoch
-        evaluation_seconds = time.perf_counter() - evaluation_started
-        write_json(run_dir / "metrics.json", metrics)
-
-        text_model = models.build_text_classifier(vectorizer, classifier)
-        with atomic_path(run_dir / "model.keras") as temporary:
-            text_model.save(temporary)
-        if loop.history:
-            _write_history(run_dir / "history.csv", loop.history)
-            evaluation.plot_learning_curves(
-                loop.history, run_dir / "plots" / "learning_curves.png"
-            )
-        evaluation.plot_confusion_matrix(
-            metrics["confusion_matrix"],
-            class_names,
-            run_dir / "plots" / "confusion_matrix.png",
-            title=f"{config['name']}: test split ({metrics['num_examples']} texts)",
-        )
-        wall_times = {
-            "data_s": round(data_seconds, 3),
-            "training_s": round(training_seconds, 3),
-            "evaluation_s": round(evaluation_seconds, 3),
-            "total_s": round(time.perf_counter() - started, 3),
-        }
-        info.update(
-            status="completed",
-            finished=_now(),
-            epochs_completed=loop.epoch,
-            stopped_early=loop.stopped_early,
-            best_epoch=loop.best_epoch,
-            num_examples={
-                "train": _count(bundle.train),
-                "validation": validation_metrics["num_examples"],
-                "test": metrics["num_examples"],
-            },
-            kernel_paths=_kernel_paths(classifier),
-            wall_times=wall_times,
-            wall_times_by_session=[
-                *previous.get("wall_times_by_session", []),
-                wall_times,
-            ],
-        )
-        write_json(run_dir / "run.json", info)
-    except BaseException as error:
-        if run_dir.is_dir() and (run_dir / "run.json").is_file():
-            failed = _read_json(run_dir / "run.json")
-            failed.update(status="failed", error=f"{type(error).__name__}: {error}")
-            write_json(run_dir / "run.json", failed)
-        raise
+        yield
     finally:
         keras.config.set_dtype_policy(previous_policy)
 
-    return FitResult(
-        run_dir=run_dir,
-        metrics=metrics,
-        history=loop.history,
-        epochs_completed=loop.epoch,
-        stopped_early=loop.stopped_early,
-        resumed_from_epoch=resumed_from,
-        wall_time_s=time.perf_counter() - started,
+
+# --------------------------------------------------------------------------- #
+# Phases
+
+
+def _load_data(session: _Session) -> _Data:
+    """Phase 1: the dataset's splits and a vectorizer adapted to train."""
+    config = session.config
+    session.log(f"Loading data ({config['data']['source']})")
+    started = time.perf_counter()
+    bundle = data_lib.load_dataset(
+        explicit_values(config, "data"), seed=session.train["seed"]
+    )
+    train_texts = bundle.train.map(lambda text_, label: text_)
+    vectorizer = text.build_vectorizer(config["text"], train_texts)
+    return _Data(
+        bundle=bundle,
+        vectorizer=vectorizer,
+        seconds=time.perf_counter() - started,
+        batch_size=session.train["batch_size"],
+        bucketing=config["text"]["bucketing"],
     )
 
 
-def build_optimizer(train: Mapping, steps_per_epoch: int):
-    """The optimizer and learning-rate schedule of a config's `train` section.
-
-    Args:
-        train: The `train` section.
-        steps_per_epoch: Batches per epoch (sets schedule lengths).
-
-    Returns:
-        A `keras.optimizers.Optimizer`.
-    """
-    schedules = keras.optimizers.schedules
-    rate = train["learning_rate"]
-    steps_per_epoch = max(int(steps_per_epoch), 1)
-    total_steps = steps_per_epoch * train["epochs"]
-    warmup_steps = int(round(train["warmup_epochs"] * steps_per_epoch))
-    if train["lr_schedule"] == "cosine":
-        learning_rate = schedules.CosineDecay(
-            0.0 if warmup_steps else rate,
-            decay_steps=max(total_steps - warmup_steps, 1),
-            warmup_target=rate if warmup_steps else None,
-            warmup_steps=warmup_steps,
+def _start_run(session: _Session, data: _Data, record: RunRecord, strategy) -> None:
+    """Phase 2: config.yaml, vocab.txt and run.json (status `running`);
+    a resumed run must see the same data and vocabulary as before."""
+    run_dir = session.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fingerprint = record.previous.get("data_fingerprint")
+    if session.resume and fingerprint not in (None, data.bundle.fingerprint):
+        raise RunError(
+            f"cannot resume {run_dir}: the data changed since the run started "
+            f"(fingerprint {data.bundle.fingerprint}, run.json has {fingerprint})"
         )
-    elif train["lr_schedule"] == "exponential":
-        learning_rate = Warmup(
-            schedules.ExponentialDecay(
-                rate,
-                decay_steps=steps_per_epoch,
-                decay_rate=train["lr_decay_rate"],
-                staircase=True,
-            ),
-            warmup_steps,
+    write_text(run_dir / "config.yaml", dump_config(session.config))
+    with atomic_path(run_dir / "vocab.txt") as temporary:
+        vocabulary_size = text.write_vocabulary(data.vectorizer, temporary)
+        if session.resume and (run_dir / "vocab.txt").is_file():
+            _check_same_vocabulary(run_dir / "vocab.txt", temporary)
+    environment = _environment(strategy)
+    record.started(
+        name=session.config["name"],
+        seed=session.train["seed"],
+        deterministic=session.train["deterministic"],
+        class_names=data.class_names,
+        data_fingerprint=data.bundle.fingerprint,
+        vocabulary_size=int(vocabulary_size),
+        device=environment["device"],
+        environment=environment,
+    )
+
+
+def _build_model(session: _Session, data: _Data, record: RunRecord, strategy):
+    """Phase 3: the compiled classifier and its loop state, both restored
+    from the latest checkpoint when resuming."""
+    steps_per_epoch = math.ceil(_count(data.bundle.train) / data.batch_size)
+    with strategy.scope():
+        model = models.build_classifier(
+            session.config, data.vectorizer, num_classes=len(data.class_names)
         )
-    else:
-        learning_rate = Warmup(rate, warmup_steps) if warmup_steps else rate
-    common = {"learning_rate": learning_rate, "clipnorm": train["clipnorm"]}
-    name = train["optimizer"]
-    if name == "adamw":
-        return keras.optimizers.AdamW(weight_decay=train["weight_decay"], **common)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(momentum=train["momentum"], **common)
-    if name == "sgd":
-        return keras.optimizers.SGD(momentum=train["momentum"], **common)
-    return keras.optimizers.Adam(**common)
+        model.compile(
+            optimizer=build_optimizer(session.train, steps_per_epoch),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=False,
+        )
+        model.optimizer.build(model.trainable_variables)
+    loop = LoopState()
+    if session.resume:
+        restored = restore_checkpoint(session.checkpoints, model)
+        if restored is not None:
+            loop = restored
+            loop.resumed_from = loop.epoch
+            record.resumed(loop.epoch)
+            session.log(f"Resuming {session.run_dir} after epoch {loop.epoch}")
+    remove_stale_temporaries(session.checkpoints)
+    return model, loop
 
 
-@keras.saving.register_keras_serializable(package="textlstm")
-class Warmup(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear learning-rate warm-up over `warmup_steps`, then `schedule`.
+def _train(session: _Session, data: _Data, model, loop, record: RunRecord) -> float:
+    """Phase 4: one `Model.fit` per epoch, then a checkpoint, history.csv
+    and run.json; ends at `train.epochs` or when early stopping says so."""
+    train = session.train
+    callbacks = [
+        keras.callbacks.TensorBoard(
+            log_dir=str(session.run_dir / "tensorboard"),
+            write_graph=False,
+            profile_batch=0,
+        )
+    ]
+    if session.verbose:
+        callbacks.append(_Progress(train["epochs"]))
+    validation = data.batches(data.bundle.validation, seed=train["seed"])
+    started = time.perf_counter()
+    while loop.epoch < train["epochs"] and not loop.stopped_early:
+        epoch_started = time.perf_counter()
+        learning_rate = _current_learning_rate(model.optimizer)
+        with warnings.catch_warnings():
+            # Each epoch is a fresh dataset of unknown length; Keras warns
+            # when it ends, which is exactly what should happen.
+            warnings.filterwarnings("ignore", message="Your input ran out of data")
+            history = model.fit(
+                data.batches(
+                    data.bundle.train, shuffle=True, seed=train["seed"] + loop.epoch
+                ),
+                validation_data=validation,
+                initial_epoch=loop.epoch,
+                epochs=loop.epoch + 1,
+                callbacks=callbacks,
+                verbose=session.verbose,
+                shuffle=False,  # batches() shuffles with seed + epoch
+            )
+        row = {"epoch": loop.epoch + 1}
+        row.update({k: _round(v[-1]) for k, v in history.history.items()})
+        row["learning_rate"] = learning_rate
+        row["seconds"] = round(time.perf_counter() - epoch_started, 3)
+        _end_epoch(session, model, loop, row)
+        record.epoch_recorded(loop.epoch)
+    return time.perf_counter() - started
 
-    Args:
-        schedule: A float or a `LearningRateSchedule`.
-        warmup_steps: Steps over which the rate grows linearly to
-            `schedule(step)`.
-    """
 
-    def __init__(self, schedule, warmup_steps: int):
-        self.schedule = schedule
-        self.warmup_steps = int(warmup_steps)
+def _end_epoch(session: _Session, model, loop: LoopState, row: dict) -> None:
+    loop.history.append(row)
+    loop.epoch += 1
+    if loop.observe(row, session.train, model, session.checkpoints):
+        session.log(
+            f"Early stopping after epoch {loop.epoch}: "
+            f"{session.train['early_stopping_monitor']} did not improve for "
+            f"{session.train['early_stopping_patience']} epochs"
+        )
+    save_checkpoint(
+        session.checkpoints, to_numpy(checkpoint_variables(model)), loop.to_json()
+    )
+    write_history(session.run_dir / "history.csv", loop.history)
 
-    def __call__(self, step):
-        step = ops.cast(step, "float32")
-        if callable(self.schedule):
-            rate = ops.cast(self.schedule(step), "float32")
-        else:
-            rate = ops.convert_to_tensor(self.schedule, "float32")
-        if not self.warmup_steps:
-            return rate
-        return rate * ops.minimum(1.0, (step + 1.0) / float(self.warmup_steps))
 
-    def get_config(self):
-        schedule = self.schedule
-        if callable(schedule):
-            schedule = keras.saving.serialize_keras_object(schedule)
-        return {"schedule": schedule, "warmup_steps": self.warmup_steps}
+def _evaluate(session: _Session, data: _Data, model, loop) -> tuple[dict, float]:
+    """Phase 5: test metrics (with the best weights when asked), plus a
+    validation summary."""
+    started = time.perf_counter()
+    best = session.checkpoints / "best.npz"
+    if session.train["restore_best_weights"] and best.is_file():
+        load_variables(best, model.variables)
+        session.log(f"Restored the weights of epoch {loop.best_epoch}")
+    session.log("Evaluating on the test split")
+    seed = session.train["seed"]
+    metrics = evaluation.evaluate_model(
+        model, data.batches(data.bundle.test, seed=seed), data.class_names, "test"
+    )
+    validation = evaluation.evaluate_model(
+        model,
+        data.batches(data.bundle.validation, seed=seed),
+        data.class_names,
+        "validation",
+    )
+    metrics["validation"] = {
+        key: validation[key] for key in ("num_examples", "loss", "accuracy", "macro_f1")
+    }
+    metrics["epochs_completed"] = loop.epoch
+    return metrics, time.perf_counter() - started
 
-    @classmethod
-    def from_config(cls, config):
-        schedule = config["schedule"]
-        if isinstance(schedule, dict):
-            schedule = keras.saving.deserialize_keras_object(schedule)
-        return cls(schedule, config["warmup_steps"])
+
+def _save(session: _Session, data: _Data, model, loop, metrics: dict) -> None:
+    """Phase 6: metrics.json, model.keras, history.csv and the plots."""
+    run_dir = session.run_dir
+    write_json(run_dir / "metrics.json", metrics)
+    text_model = models.build_text_classifier(data.vectorizer, model)
+    with atomic_path(run_dir / "model.keras") as temporary:
+        text_model.save(temporary)
+    if loop.history:
+        write_history(run_dir / "history.csv", loop.history)
+        evaluation.plot_learning_curves(
+            loop.history, run_dir / "plots" / "learning_curves.png"
+        )
+    evaluation.plot_confusion_matrix(
+        metrics["confusion_matrix"],
+        data.class_names,
+        run_dir / "plots" / "confusion_matrix.png",
+        title=f"{session.config['name']}: test split ({metrics['num_examples']} texts)",
+    )
+
+
+def _final_info(data: _Data, model, loop, metrics: dict) -> dict:
+    return {
+        "epochs_completed": loop.epoch,
+        "stopped_early": loop.stopped_early,
+        "best_epoch": loop.best_epoch,
+        "num_examples": {
+            "train": _count(data.bundle.train),
+            "validation": metrics["validation"]["num_examples"],
+            "test": metrics["num_examples"],
+        },
+        "kernel_paths": _kernel_paths(model),
+    }
 
 
 # --------------------------------------------------------------------------- #
-# Loop state and checkpoints
-
-
-@dataclasses.dataclass
-class _LoopState:
-    """What a checkpoint holds besides variables (saved as state.json)."""
-
-    epoch: int = 0
-    history: list = dataclasses.field(default_factory=list)
-    best_value: float | None = None
-    best_epoch: int | None = None
-    wait: int = 0
-    stopped_early: bool = False
-
-    def observe(self, row, train, model, checkpoints: Path) -> bool:
-        """Update early stopping from the epoch's `row`; True when it stops."""
-        monitor = train["early_stopping_monitor"]
-        value = row.get(monitor)
-        if value is None or math.isnan(value):
-            return False
-        better = (
-            self.best_value is None
-            or (monitor.endswith("loss") and value < self.best_value)
-            or (not monitor.endswith("loss") and value > self.best_value)
-        )
-        if better:
-            self.best_value, self.best_epoch, self.wait = value, self.epoch, 0
-            if train["restore_best_weights"]:
-                _save_variables(checkpoints / "best.npz", model.variables)
-        else:
-            self.wait += 1
-        patience = train["early_stopping_patience"]
-        self.stopped_early = bool(patience) and self.wait >= patience
-        return self.stopped_early
-
-
-def _checkpoint_variables(model) -> list:
-    return list(model.variables) + list(model.optimizer.variables)
-
-
-def _save_variables(path: Path, variables) -> None:
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as file:
-            np.savez(file, *[np.asarray(v.numpy()) for v in variables])
-
-
-def _load_variables(path: Path, variables) -> None:
-    with np.load(path) as arrays:
-        values = [arrays[f"arr_{index}"] for index in range(len(arrays.files))]
-    if len(values) != len(variables) or any(
-        tuple(v.shape) != a.shape for v, a in zip(variables, values)
-    ):
-        raise RunError(
-            f"{path}: the checkpoint does not match the model of config.yaml "
-            "(was the config changed?)"
-        )
-    for variable, value in zip(variables, values):
-        variable.assign(value)
-
-
-def _save_checkpoint(checkpoints: Path, model, loop: _LoopState) -> None:
-    final = checkpoints / f"epoch-{loop.epoch:04d}"
-    with atomic_path(final) as temporary:
-        temporary.mkdir(parents=True)
-        _save_variables(temporary / "variables.npz", _checkpoint_variables(model))
-        write_json(temporary / "state.json", dataclasses.asdict(loop))
-        if final.exists():  # only after a resume re-ran this epoch
-            shutil.rmtree(final)
-    for old in _checkpoint_dirs(checkpoints)[:-_KEEP_CHECKPOINTS]:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _restore_checkpoint(checkpoints: Path, model) -> _LoopState | None:
-    found = _checkpoint_dirs(checkpoints)
-    if not found:
-        return None
-    latest = found[-1]
-    state = json.loads((latest / "state.json").read_text(encoding="utf-8"))
-    _load_variables(latest / "variables.npz", _checkpoint_variables(model))
-    return _LoopState(**state)
-
-
-def _checkpoint_dirs(checkpoints: Path) -> list[Path]:
-    if not checkpoints.is_dir():
-        return []
-    return sorted(
-        p
-        for p in checkpoints.glob("epoch-*")
-        if p.is_dir() and (p / "state.json").is_file()
-    )
-
-
-def _remove_temporaries(folder: Path) -> None:
-    if folder.is_dir():
-        for leftover in folder.glob(".tmp-*"):
-            if leftover.is_dir():
-                shutil.rmtree(leftover, ignore_errors=True)
-            else:
-                leftover.unlink(missing_ok=True)
+# Helpers
 
 
 def _check_same_vocabulary(old: Path, new: Path) -> None:
@@ -711,21 +440,6 @@ def _check_same_vocabulary(old: Path, new: Path) -> None:
         raise RunError(
             f"cannot resume: the vocabulary rebuilt from the data differs from {old}"
         )
-
-
-def _write_history(path: Path, history: list[dict]) -> None:
-    columns = []
-    for row in history:
-        columns += [key for key in row if key not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(path, buffer.getvalue())
-
-
-# --------------------------------------------------------------------------- #
-# Helpers
 
 
 class _Progress(keras.callbacks.ProgbarLogger):
@@ -770,23 +484,9 @@ def _kernel_paths(model) -> dict:
 
 
 def _environment(strategy) -> dict:
-    from textlstm.info import collect_info
-
     info = collect_info()
     gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
     info["device"] = ", ".join(gpus) if gpus else f"CPU ({info['cpu_count']} cores)"
     info["strategy"] = type(strategy).__name__.lstrip("_")
     info["replicas"] = int(strategy.num_replicas_in_sync)
     return info
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _now() -> str:
-    utc = datetime.timezone.utc  # noqa: UP017 (datetime.UTC needs Python 3.11)
-    return datetime.datetime.now(utc).isoformat(timespec="seconds")

@@ -36,7 +36,7 @@ from textlstm.explain.records import (
 from textlstm.explain.report import write_explanations
 from textlstm.layers import fast_path_options
 from textlstm.models import load_text_classifier
-from textlstm.training import RunError, read_run
+from textlstm.runs import RunError, read_run
 
 __all__ = ["ExplainResult", "explain_run", "explain_texts"]
 
@@ -246,7 +246,7 @@ def explain_run(
             `progress` of `explain_texts`.
 
     Raises:
-        textlstm.training.RunError: not a usable run folder.
+        textlstm.errors.RunError: not a usable run folder.
     """
     run = read_run(run_dir)
     if not (run.path / "model.keras").is_file():

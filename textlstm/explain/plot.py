@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from textlstm.explain.records import Explanation
+from textlstm.runs import atomic_path
 
 __all__ = ["plot_explanation"]
 
@@ -43,8 +44,6 @@ def plot_explanation(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-
-    from textlstm.training import atomic_path  # heavy (imports TensorFlow)
 
     rows = _heatmap_rows(explanation)
     count = len(explanation.tokens)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from textlstm.explain.plot import plot_explanation
 from textlstm.explain.records import BASELINE, Explanation
+from textlstm.runs import write_json, write_text
 
 __all__ = ["explanation_document", "render_html", "write_explanations"]
 
@@ -194,8 +195,6 @@ def write_explanations(
     Returns:
         A dict with `html`, `json` (paths) and `plots` (a list of paths).
     """
-    from textlstm.training import write_json, write_text  # heavy (TensorFlow)
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     digits = max(3, len(str(len(explanations))))
