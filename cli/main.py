@@ -19,6 +19,7 @@ from pathlib import Path
 import click
 
 from textlstm import __version__, runs
+from textlstm.cli import render
 from textlstm.cli.common import (
     CONTEXT_SETTINGS,
     handle_errors,
@@ -37,12 +38,6 @@ from textlstm.config import (
     load_config,
     validate_config,
 )
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -157,7 +152,7 @@ def fit(
             param_hint="--run-dir",
         )
 
-    err = _console(stderr=True)
+    err = render.console(stderr=True)
     err.print(f"[bold]textlstm fit[/] {config['name']}: {config['description']}")
     import_tensorflow_quietly()
     from textlstm import training  # heavy: TensorFlow, after the checks above
@@ -170,57 +165,7 @@ def fit(
         verbose=verbose,
         log=lambda message: err.print(f"[dim]{message}[/]"),
     )
-    _print_fit_summary(result, config)
-
-
-def _print_fit_summary(result, config) -> None:
-    from rich.panel import Panel
-    from rich.table import Table
-
-    metrics = result.metrics
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
-    model = config["model"]
-    direction = "bidirectional " if model["bidirectional"] else ""
-    table.add_row(
-        "model",
-        f"{model['layers']}x {direction}{model['cell']} ({model['impl']}), "
-        f"{model['units']} units, pooling {model['pooling']}",
-    )
-    table.add_row(
-        "data",
-        f"{config['data']['source']}, classes: {', '.join(metrics['class_names'])}",
-    )
-    epochs = f"{result.epochs_completed}/{config['train']['epochs']}"
-    if result.stopped_early:
-        epochs += " (early stopping)"
-    if result.resumed_from_epoch is not None:
-        epochs += f" (resumed after epoch {result.resumed_from_epoch})"
-    table.add_row("epochs", epochs)
-    table.add_row(
-        f"test ({metrics['num_examples']})",
-        f"accuracy {metrics['accuracy']:.4f}   macro-F1 {metrics['macro_f1']:.4f}   "
-        f"loss {metrics['loss']:.4f}"
-        + (f"   ROC-AUC {metrics['roc_auc']:.4f}" if metrics.get("roc_auc") else ""),
-    )
-    validation = metrics.get("validation")
-    if validation:
-        table.add_row(
-            f"validation ({validation['num_examples']})",
-            f"accuracy {validation['accuracy']:.4f}   loss {validation['loss']:.4f}",
-        )
-    table.add_row("wall time", f"{result.wall_time_s:.1f} s")
-    table.add_row("run folder", str(result.run_dir))
-    table.add_row(
-        "next",
-        f"textlstm evaluate {result.run_dir} --json\n"
-        f'textlstm predict {result.run_dir} "some text"\n'
-        f"tensorboard --logdir {result.run_dir / 'tensorboard'}",
-    )
-    _console().print(
-        Panel(table, title=f"[bold]{config['name']}[/] done", expand=False)
-    )
+    render.fit_summary(result, config)
 
 
 # --------------------------------------------------------------------------- #
@@ -290,36 +235,7 @@ def evaluate(run_dir, split, config_name, overrides, batch_size, as_json):
     if as_json:
         click.echo(json.dumps(metrics))
         return
-    _print_metrics(metrics)
-
-
-def _print_metrics(metrics) -> None:
-    from rich.table import Table
-
-    console = _console()
-    summary = (
-        f"[bold]{metrics['split']}[/] ({metrics['num_examples']} texts): "
-        f"accuracy [bold]{metrics['accuracy']:.4f}[/]  "
-        f"macro-F1 {metrics['macro_f1']:.4f}  loss {metrics['loss']:.4f}"
-    )
-    if metrics.get("roc_auc") is not None:
-        summary += f"  ROC-AUC {metrics['roc_auc']:.4f}"
-    console.print(summary)
-    per_class = Table("class", "precision", "recall", "F1", "support")
-    for name, scores in metrics["per_class"].items():
-        per_class.add_row(
-            name,
-            f"{scores['precision']:.4f}",
-            f"{scores['recall']:.4f}",
-            f"{scores['f1']:.4f}",
-            str(scores["support"]),
-        )
-    console.print(per_class)
-    names = metrics["class_names"]
-    matrix = Table("true \\ predicted", *names, title="confusion matrix")
-    for name, row in zip(names, metrics["confusion_matrix"]):
-        matrix.add_row(name, *(str(count) for count in row))
-    console.print(matrix)
+    render.metrics_tables(metrics)
 
 
 # --------------------------------------------------------------------------- #
@@ -374,14 +290,7 @@ def predict(run_dir, texts, input_file, as_json, batch_size):
     from textlstm.evaluation import predict_texts  # heavy: TensorFlow
 
     for record in predict_texts(run_dir, lines, batch_size=batch_size):
-        if as_json:
-            line = json.dumps(record, ensure_ascii=False)
-        else:
-            best = record["probabilities"][record["label"]]
-            # Control characters would drive the terminal; show them as spaces.
-            shown = "".join(c if c.isprintable() else " " for c in record["text"][:80])
-            shown = shown if len(record["text"]) <= 70 else shown[:67] + "..."
-            line = f"{record['label']}\t{best:.4f}\t{shown}"
+        line = render.prediction_line(record, as_json=as_json)
         click.echo(line.encode("utf-8", errors="replace").decode("utf-8"))
 
 
@@ -412,21 +321,18 @@ def configs(name, overrides, keys):
       textlstm configs imdb_bilstm --set model.units=128
       textlstm configs --keys               # every key, default and meaning
     """
-    from rich.table import Table
-
     if keys:
-        table = Table("key", "type / allowed", "default", "meaning")
-        for row in describe_schema():
-            table.add_row(*row)
-        _console().print(table)
+        render.console().print(
+            render.rows_table(
+                ("key", "type / allowed", "default", "meaning"), describe_schema()
+            )
+        )
         return
     if name is None:
         if overrides:
             raise click.UsageError("--set needs a NAME")
-        table = Table("preset", "description")
-        for preset in list_presets():
-            table.add_row(preset, load_config(preset)["description"])
-        _console().print(table)
+        presets = [(p, load_config(p)["description"]) for p in list_presets()]
+        render.console().print(render.rows_table(("preset", "description"), presets))
         click.echo("Print one with: textlstm configs NAME")
         return
     click.echo(dump_config(load_config(name, overrides)), nl=False)
@@ -449,11 +355,8 @@ def info(as_json):
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return
-    width = max(len(key) for key in report)
-    for key, value in report.items():
-        if isinstance(value, (list, dict)):
-            value = json.dumps(value)
-        click.echo(f"{key.ljust(width)}  {value}")
+    for line in render.key_value_lines(report):
+        click.echo(line)
 
 
 def main():
