@@ -1,10 +1,13 @@
 """Tests of `textlstm.config`: defaults, presets, overrides and error messages."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from textlstm import schema
 from textlstm.config import (
     SCHEMA,
     ConfigError,
@@ -14,6 +17,7 @@ from textlstm.config import (
     dump_config,
     list_presets,
     load_config,
+    section_config,
     validate_config,
 )
 
@@ -243,3 +247,68 @@ def test_class_names_is_a_list_of_names():
     assert error_of("quickstart", "data.class_names=neg") == (
         "data.class_names: expected a list of names, got 'neg' (str)"
     )
+
+
+def section_error_of(section, values):
+    with pytest.raises(ConfigError) as info:
+        section_config(section, values)
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "section, values, message",
+    [
+        ("text", {"ngrams": 3}, "text.ngrams: 3 is not one of 1, 2"),
+        ("text", {"max_tokens": 2}, "text.max_tokens: 2 is below the minimum 3"),
+        (
+            "data",
+            {"validation_fraction": 0.95},
+            "data.validation_fraction: 0.95 is above the maximum 0.9",
+        ),
+        (
+            "data",
+            {"test_fraction": 0.95},
+            "data.test_fraction: 0.95 is above the maximum 0.9",
+        ),
+        ("data", {"size": 0}, "data.size: 0 is below the minimum 1"),
+        (
+            "data",
+            {"distance": 5, "min_distance": 11},
+            "data.min_distance: 11 is more than 2 * data.distance = 10",
+        ),
+        ("data", {"source": "tsv"}, "data.train: required when data.source is 'tsv'"),
+    ],
+)
+def test_a_section_alone_fails_as_in_a_whole_config(section, values, message):
+    overrides = [f"{section}.{key}={value}" for key, value in values.items()]
+    assert error_of("quickstart", *overrides) == message
+    assert section_error_of(section, values) == message
+
+
+def test_a_section_alone_takes_the_schema_defaults_and_keeps_unknown_keys():
+    assert section_config("text") == default_config()["text"]
+    assert section_config("data", None) == default_config()["data"]
+    config = section_config("data", {"size": 100.0, "test_fraction": 0, "extra": 1})
+    expected = {**default_config()["data"], "size": 100, "test_fraction": 0.0}
+    assert config == {**expected, "extra": 1}
+    assert list(config) == [*SCHEMA["data"], "extra"]
+    assert isinstance(config["size"], int) and isinstance(
+        config["test_fraction"], float
+    )
+
+
+def test_schema_defaults_are_the_default_config():
+    for section in SCHEMA:
+        assert schema.defaults(section) == default_config()[section]
+    assert SCHEMA is schema.SCHEMA
+
+
+def test_importing_config_imports_no_tensorflow():
+    code = (
+        "import sys, textlstm.config; "
+        "print([m for m in ('tensorflow', 'keras') if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"

@@ -1,10 +1,13 @@
 """Standardization, the TextVectorizer layer, vocabulary files and batching."""
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from textlstm.config import ConfigError, default_config, load_config
 from textlstm.text import (
     TextVectorizer,
     bucket_boundaries,
@@ -73,6 +76,27 @@ def test_partial_config_defaults_and_errors():
         text_config({"padding": "left"})
 
 
+def test_defaults_and_rules_are_the_config_schemas():
+    assert text_config() == default_config()["text"]
+    parameters = inspect.signature(TextVectorizer).parameters
+    for key, default in default_config()["text"].items():
+        if key != "bucketing":  # batching, not the layer
+            assert parameters[key].default == default
+    with pytest.raises(ConfigError) as from_config:
+        load_config("quickstart", ["text.ngrams=3"])
+    message = "text.ngrams: 3 is not one of 1, 2"
+    assert str(from_config.value) == message
+    for make in (lambda: text_config({"ngrams": 3}), lambda: TextVectorizer(ngrams=3)):
+        with pytest.raises(ConfigError) as caught:
+            make()
+        assert str(caught.value) == message
+    with pytest.raises(ConfigError) as caught:
+        TextVectorizer(lowercase="yes")
+    assert (
+        str(caught.value) == "text.lowercase: expected true or false, got 'yes' (str)"
+    )
+
+
 @pytest.mark.parametrize(
     "padding, truncation, expected",
     [
@@ -119,6 +143,9 @@ def test_same_data_same_vocabulary_and_file(tmp_path):
     assert read_vocabulary(path) == first.get_vocabulary()
     assert path.read_text(encoding="utf-8").startswith("\n[UNK]\ngood\n")
     assert [p.name for p in tmp_path.iterdir()] == ["vocab.txt"]  # no temp left
+    assert write_vocabulary(second, path) == 7  # replaces the file in place
+    assert read_vocabulary(path) == first.get_vocabulary()
+    assert [p.name for p in tmp_path.iterdir()] == ["vocab.txt"]
 
 
 def tiny_classifier(vocabulary_size: int) -> keras.Model:

@@ -1,11 +1,12 @@
-"""Run configuration: schema, YAML presets, `--set` overrides, validation.
+"""Run configuration: YAML presets, `--set` overrides, validation.
 
 A config is a plain nested dict with five parts: `name`, and the sections
 `data`, `text`, `model` and `train`. Every key has a type, a default and a
-documented meaning in `SCHEMA`, a declarative table that other modules extend
-by adding rows (see `Option`). This module never imports TensorFlow or Keras,
-so a bad config is rejected in milliseconds, before any heavy import or data
-loading.
+documented meaning in `SCHEMA` (declared in `textlstm.schema`, printed by
+`textlstm configs --keys`); this module is the API over it, and the one
+place other modules take defaults and checks from (`section_config`). It
+never imports TensorFlow or Keras, so a bad config is rejected in
+milliseconds, before any heavy import or data loading.
 
 Example:
 
@@ -15,26 +16,39 @@ Example:
 >>> load_config("quickstart", overrides=["model.cell=lsmt"])
 Traceback (most recent call last):
 ...
-textlstm.config.ConfigError: model.cell: 'lsmt' is not one of lstm, gru, ...
+textlstm.errors.ConfigError: model.cell: 'lsmt' is not one of lstm, gru, ...
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 import os
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from textlstm.errors import ConfigError
+from textlstm.schema import (
+    CELLS,
+    KERAS_CELLS,
+    SCHEMA,
+    SECTIONS,
+    TOP_LEVEL,
+    Option,
+    check_keys,
+    check_rules,
+    check_value,
+    defaults,
+    show_value,
+)
 
 __all__ = [
+    "CELLS",
     "ConfigError",
+    "KERAS_CELLS",
     "Option",
     "SCHEMA",
     "SECTIONS",
@@ -46,311 +60,13 @@ __all__ = [
     "list_presets",
     "load_config",
     "preset_path",
+    "section_config",
     "validate_config",
 ]
 
-#: The sections of a config, in the order they are written.
-SECTIONS = ("data", "text", "model", "train")
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One config key: its type, default, allowed values and meaning.
-
-    Args:
-        type: `int`, `float`, `bool`, `str`, or `list` (of strings).
-        default: The value used when a config does not set the key.
-        doc: One line a user reads in `textlstm configs --keys`.
-        choices: The allowed values, or `None` for any value of `type`.
-        nullable: Whether `null` (None) is allowed.
-        minimum: Smallest allowed number (inclusive), or `None`.
-        maximum: Largest allowed number (inclusive), or `None`.
-        path: The data sources for which the key is a filesystem path
-            (`True`: all). A relative path in a config file resolves
-            against the file's folder; one given with `--set`, against the
-            current directory.
-    """
-
-    type: type
-    default: Any
-    doc: str
-    choices: tuple | None = None
-    nullable: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    path: bool | tuple[str, ...] = False
-
-
-_O = Option
-_FILE_SOURCES = ("csv", "tsv", "jsonl")
-CELLS = ("lstm", "gru", "peephole_lstm", "layernorm_lstm", "cifg_lstm", "simple_rnn")
-#: The cells Keras ships too, for `model.impl: keras`.
-KERAS_CELLS = ("lstm", "gru", "simple_rnn")
-
-#: Every config key, by section. Add rows here to add keys: defaults, type
-#: checks, `--set`, `textlstm configs --keys` and the README table follow.
-SCHEMA: dict[str, dict[str, Option]] = {
-    "data": {
-        "source": _O(
-            str,
-            "synthetic",
-            "Where examples come from.",
-            choices=("synthetic", "tfds", "directory", "csv", "tsv", "jsonl"),
-        ),
-        "name": _O(str, "imdb_reviews", "TensorFlow Datasets name (tfds only)."),
-        "data_dir": _O(
-            str,
-            None,
-            "TFDS data folder (tfds only); null: TFDS_DATA_DIR or the TFDS default.",
-            nullable=True,
-            path=("tfds",),
-        ),
-        "path": _O(
-            str,
-            None,
-            "Root of the aclImdb layout root/<split>/<class>/*.txt (directory).",
-            nullable=True,
-            path=("directory",),
-        ),
-        "train": _O(
-            str,
-            None,
-            "Training file (csv, tsv, jsonl) or tfds split name (tfds).",
-            nullable=True,
-            path=_FILE_SOURCES,
-        ),
-        "validation": _O(
-            str,
-            None,
-            "Validation file or tfds split; null: held out of train.",
-            nullable=True,
-            path=_FILE_SOURCES,
-        ),
-        "test": _O(
-            str,
-            None,
-            "Test file or tfds split; null: held out of train.",
-            nullable=True,
-            path=_FILE_SOURCES,
-        ),
-        "text_column": _O(str, "text", "Column or field holding the text."),
-        "label_column": _O(str, "label", "Column or field holding the label."),
-        "class_names": _O(
-            list,
-            None,
-            "Class names in label-id order; null: sorted labels found in train.",
-            nullable=True,
-        ),
-        "delimiter": _O(
-            str,
-            None,
-            "Field separator of csv/tsv files; null: comma (csv) or tab (tsv).",
-            nullable=True,
-        ),
-        "validation_fraction": _O(
-            float,
-            0.1,
-            "Share of train held out for validation when the source has none.",
-            minimum=0.0,
-            maximum=0.9,
-        ),
-        "test_fraction": _O(
-            float,
-            0.2,
-            "Share of train held out for test when the source has none.",
-            minimum=0.0,
-            maximum=0.9,
-        ),
-        "size": _O(int, 5000, "Training reviews (synthetic only).", minimum=1),
-        "test_size": _O(int, 1000, "Test reviews (synthetic only).", minimum=1),
-        "distance": _O(
-            int,
-            10,
-            "Neutral words after the deciding opinion: each review draws "
-            "from [min_distance, 2 * distance] (synthetic only).",
-            minimum=0,
-        ),
-        "min_distance": _O(
-            int,
-            0,
-            "Fewest neutral words after the deciding opinion (synthetic only; "
-            "at most 2 * distance).",
-            minimum=0,
-        ),
-    },
-    "text": {
-        "max_tokens": _O(
-            int,
-            20000,
-            "Vocabulary size, padding and out-of-vocabulary included.",
-            minimum=3,
-        ),
-        "sequence_length": _O(
-            int, 200, "Tokens per text after padding or truncation.", minimum=1
-        ),
-        "level": _O(str, "word", "Token unit.", choices=("word", "character")),
-        "ngrams": _O(int, 1, "Largest n-gram added to the tokens.", choices=(1, 2)),
-        "padding": _O(
-            str, "post", "Where padding goes in short texts.", choices=("post", "pre")
-        ),
-        "truncation": _O(
-            str,
-            "post",
-            "Which end of a long text is cut.",
-            choices=("post", "pre"),
-        ),
-        "lowercase": _O(bool, True, "Lowercase texts (Unicode-aware)."),
-        "strip_html": _O(bool, True, "Replace HTML tags and entities by spaces."),
-        "strip_punctuation": _O(
-            bool, True, "Drop apostrophes and replace punctuation by spaces."
-        ),
-        "bucketing": _O(
-            bool, False, "Batch texts of similar length together (long texts)."
-        ),
-    },
-    "model": {
-        "embedding_dim": _O(int, 64, "Size of the token embedding.", minimum=1),
-        "cell": _O(
-            str,
-            "lstm",
-            "Recurrent cell; with impl textlstm each runs its fused fast path "
-            "on TensorFlow (see layer.kernel_path).",
-            choices=CELLS,
-        ),
-        "impl": _O(
-            str,
-            "textlstm",
-            "textlstm: this package's layers; keras: keras.layers.LSTM/GRU/"
-            "SimpleRNN (lstm, gru and simple_rnn only, for comparison).",
-            choices=("textlstm", "keras"),
-        ),
-        "units": _O(
-            int, 64, "Units of each recurrent layer (per direction).", minimum=1
-        ),
-        "layers": _O(int, 1, "Number of stacked recurrent layers.", minimum=1),
-        "bidirectional": _O(bool, False, "Read each text in both directions."),
-        "embedding_dropout": _O(
-            float, 0.0, "Dropout on the embeddings.", minimum=0.0, maximum=0.95
-        ),
-        "dropout": _O(
-            float,
-            0.0,
-            "Dropout on the inputs of the recurrent cells.",
-            minimum=0.0,
-            maximum=0.95,
-        ),
-        "recurrent_dropout": _O(
-            float,
-            0.0,
-            "Dropout on the recurrent state (disables the fast kernels: slower).",
-            minimum=0.0,
-            maximum=0.95,
-        ),
-        "recurrent_l2": _O(
-            float,
-            0.0,
-            "L2 penalty on the recurrent kernels (weight decay of h U).",
-            minimum=0.0,
-        ),
-        "pooling": _O(
-            str,
-            "last",
-            "How the sequence becomes one vector (all mask-aware).",
-            choices=("last", "max", "mean", "max_mean", "attention"),
-        ),
-        "attention_units": _O(
-            int,
-            64,
-            "Hidden size of the attention scorer (pooling: attention).",
-            minimum=1,
-        ),
-        "head_units": _O(
-            int, 0, "Hidden Dense layer before the softmax; 0: none.", minimum=0
-        ),
-        "head_activation": _O(
-            str,
-            "relu",
-            "Activation of the hidden head layer.",
-            choices=("relu", "gelu", "tanh", "swish"),
-        ),
-        "head_dropout": _O(
-            float, 0.0, "Dropout before the output layer.", minimum=0.0, maximum=0.95
-        ),
-    },
-    "train": {
-        "optimizer": _O(
-            str, "adam", "Optimizer.", choices=("adam", "adamw", "rmsprop", "sgd")
-        ),
-        "learning_rate": _O(float, 1e-3, "Initial learning rate.", minimum=0.0),
-        "lr_schedule": _O(
-            str,
-            "constant",
-            "constant; cosine: decays to 0 over the run; exponential: times "
-            "lr_decay_rate every epoch.",
-            choices=("constant", "cosine", "exponential"),
-        ),
-        "lr_decay_rate": _O(
-            float,
-            0.5,
-            "Factor per epoch (lr_schedule: exponential).",
-            minimum=0.0,
-            maximum=1.0,
-        ),
-        "warmup_epochs": _O(
-            float, 0.0, "Linear learning-rate warm-up, in epochs.", minimum=0.0
-        ),
-        "weight_decay": _O(float, 0.0, "Decoupled weight decay (adamw).", minimum=0.0),
-        "momentum": _O(
-            float, 0.9, "Momentum (sgd, rmsprop).", minimum=0.0, maximum=1.0
-        ),
-        "clipnorm": _O(
-            float,
-            None,
-            "Clip each gradient to this L2 norm; null: no clipping.",
-            nullable=True,
-            minimum=0.0,
-        ),
-        "epochs": _O(int, 3, "Passes over the training set.", minimum=1),
-        "batch_size": _O(int, 64, "Examples per batch.", minimum=1),
-        "early_stopping_patience": _O(
-            int,
-            0,
-            "Stop after this many epochs without improvement; 0: off.",
-            minimum=0,
-        ),
-        "early_stopping_monitor": _O(
-            str,
-            "val_loss",
-            "Quantity watched by early stopping.",
-            choices=("val_loss", "val_accuracy"),
-        ),
-        "restore_best_weights": _O(
-            bool,
-            False,
-            "End with the weights of the best epoch of early_stopping_monitor.",
-        ),
-        "mixed_precision": _O(
-            bool, False, "Compute in float16 (mixed_float16 policy; GPUs)."
-        ),
-        "seed": _O(int, 42, "Seed of data splits, shuffling and initialization."),
-        "deterministic": _O(
-            bool,
-            False,
-            "Deterministic ops: same seed, same metrics and weights (slower).",
-        ),
-        "strategy": _O(
-            str,
-            "default",
-            "tf.distribute strategy.",
-            choices=("default", "mirrored", "multi_worker", "tpu"),
-        ),
-    },
-}
-
-_TOP_LEVEL = {
-    "name": _O(str, "custom", "Name of the config; run folders are named after it."),
-    "description": _O(str, "", "One line about what this config is for."),
-}
+#: The sections with rules across keys, in the order `validate_config`
+#: checks them (so a config with two such errors always reports the same).
+_RULE_ORDER = ("model", "data", "train")
 
 
 # --------------------------------------------------------------------------- #
@@ -399,9 +115,9 @@ def default_config() -> dict:
     >>> default_config()["model"]["cell"]
     'lstm'
     """
-    config = {key: option.default for key, option in _TOP_LEVEL.items()}
-    for section, options in SCHEMA.items():
-        config[section] = {key: option.default for key, option in options.items()}
+    config = {key: option.default for key, option in TOP_LEVEL.items()}
+    for section in SCHEMA:
+        config[section] = defaults(section)
     return config
 
 
@@ -482,15 +198,17 @@ def _merge(config: dict, raw: Mapping) -> dict:
     """Copy `raw` over `config`, rejecting unknown sections and keys."""
     config = copy.deepcopy(config)
     for key, value in raw.items():
-        if key in _TOP_LEVEL:
+        if key in TOP_LEVEL:
             config[key] = value
             continue
         if key not in SCHEMA:
-            raise ConfigError(_unknown(str(key), [*_TOP_LEVEL, *SCHEMA]))
+            raise ConfigError(_unknown(str(key), [*TOP_LEVEL, *SCHEMA]))
         if value is None:
             continue
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping of keys, got {_show(value)}")
+            raise ConfigError(
+                f"{key}: expected a mapping of keys, got {show_value(value)}"
+            )
         for sub, sub_value in value.items():
             if sub not in SCHEMA[key]:
                 raise ConfigError(
@@ -551,11 +269,11 @@ def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
         if not sep or not key:
             raise ConfigError(f"--set {override!r}: expected key=value")
         value = _parse_value(text)
-        if key in _TOP_LEVEL:
+        if key in TOP_LEVEL:
             config[key] = text if value is None else str(value)
             continue
         section, dot, sub = key.partition(".")
-        every_key = [*_TOP_LEVEL, *(f"{s}.{k}" for s in SCHEMA for k in SCHEMA[s])]
+        every_key = [*TOP_LEVEL, *(f"{s}.{k}" for s in SCHEMA for k in SCHEMA[s])]
         if not dot or section not in SCHEMA or sub not in SCHEMA[section]:
             raise ConfigError(_unknown(key, every_key))
         option = SCHEMA[section][sub]
@@ -583,8 +301,8 @@ def validate_config(config: Mapping) -> dict:
         ConfigError: naming the first bad key, its value and what is allowed.
     """
     config = copy.deepcopy(dict(config))
-    for key, option in _TOP_LEVEL.items():
-        config[key] = _check(key, config.get(key, option.default), option)
+    for key, option in TOP_LEVEL.items():
+        config[key] = check_value(key, config.get(key, option.default), option)
     for section, options in SCHEMA.items():
         values = config.get(section)
         if not isinstance(values, Mapping):
@@ -595,78 +313,47 @@ def validate_config(config: Mapping) -> dict:
             raise ConfigError(
                 _unknown(f"{section}.{key}", [f"{section}.{k}" for k in options])
             )
-        config[section] = {
-            key: _check(f"{section}.{key}", values.get(key, option.default), option)
-            for key, option in options.items()
-        }
-    extra = set(config) - set(_TOP_LEVEL) - set(SCHEMA)
+        config[section] = check_keys(section, values)
+    extra = set(config) - set(TOP_LEVEL) - set(SCHEMA)
     if extra:
-        raise ConfigError(_unknown(sorted(extra)[0], [*_TOP_LEVEL, *SCHEMA]))
-    _check_rules(config)
+        raise ConfigError(_unknown(sorted(extra)[0], [*TOP_LEVEL, *SCHEMA]))
+    for section in _RULE_ORDER:
+        check_rules(section, config[section])
     return config
 
 
-def _check(key: str, value, option: Option):
-    if value is None:
-        if option.nullable:
-            return None
-        raise ConfigError(f"{key}: null is not allowed (expected {_type_name(option)})")
-    if option.type is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {_show(value)}")
-    elif option.type is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {_show(value)}")
-    elif option.type is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {_show(value)}")
-        value = float(value)
-    elif option.type is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {_show(value)}")
-    elif option.type is list:
-        if not isinstance(value, list) or not all(
-            isinstance(item, (str, int)) and not isinstance(item, bool)
-            for item in value
-        ):
-            raise ConfigError(f"{key}: expected a list of names, got {_show(value)}")
-        value = [str(item) for item in value]
-    if option.choices is not None and value not in option.choices:
-        allowed = ", ".join(str(choice) for choice in option.choices)
-        raise ConfigError(f"{key}: {value!r} is not one of {allowed}")
-    if option.minimum is not None and value < option.minimum:
-        raise ConfigError(f"{key}: {value!r} is below the minimum {option.minimum}")
-    if option.maximum is not None and value > option.maximum:
-        raise ConfigError(f"{key}: {value!r} is above the maximum {option.maximum}")
-    return value
+def section_config(section: str, values: Mapping | None = None) -> dict:
+    """One section with its defaults filled in and checked as in a config.
 
+    The library's way in for code that holds one section, not a whole
+    config (`text.text_config`, `data.data_config`): the same checks and
+    messages as `load_config`, from the same schema. Keys the schema does
+    not know are kept, unchecked, after the known ones.
 
-def _check_rules(config: dict) -> None:
-    model, data, train = config["model"], config["data"], config["train"]
-    if model["impl"] == "keras" and model["cell"] not in KERAS_CELLS:
-        allowed = f"{', '.join(KERAS_CELLS[:-1])} or {KERAS_CELLS[-1]}"
-        raise ConfigError(
-            f"model.impl: 'keras' needs model.cell {allowed} "
-            f"(keras ships no {model['cell']!r}); use model.impl=textlstm"
-        )
-    if data["min_distance"] > 2 * data["distance"]:
-        raise ConfigError(
-            f"data.min_distance: {data['min_distance']} is more than "
-            f"2 * data.distance = {2 * data['distance']}"
-        )
-    needs = {"directory": "path", "csv": "train", "tsv": "train", "jsonl": "train"}
-    key = needs.get(data["source"])
-    if key and not data[key]:
-        raise ConfigError(
-            f"data.{key}: required when data.source is {data['source']!r}"
-        )
-    if train["strategy"] in ("multi_worker", "tpu"):
-        raise ConfigError(
-            f"train.strategy: {train['strategy']!r} is not supported yet "
-            "(supported: default, mirrored)"
-        )
+    Args:
+        section: `"data"`, `"text"`, `"model"` or `"train"`.
+        values: A possibly partial dict of the section (or `None`).
+
+    Returns:
+        A new dict with every key of the section, normalized.
+
+    Raises:
+        ConfigError: naming the key, the bad value and what is allowed.
+
+    Example:
+
+    >>> section_config("text", {"ngrams": 2})["ngrams"]
+    2
+    >>> section_config("data", {"validation_fraction": 0.95})
+    Traceback (most recent call last):
+    ...
+    textlstm.errors.ConfigError: data.validation_fraction: 0.95 is above the maximum 0.9
+    """
+    values = dict(values or {})
+    config = check_keys(section, values)
+    check_rules(section, config)
+    config.update((key, value) for key, value in values.items() if key not in config)
+    return config
 
 
 def _unknown(key: str, known: list[str]) -> str:
@@ -681,16 +368,6 @@ def _unknown(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"{key}: unknown key{hint}"
-
-
-def _show(value) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
-def _type_name(option: Option) -> str:
-    names = {bool: "true or false", int: "an integer", float: "a number"}
-    names[list] = "a list of names"
-    return names.get(option.type, "a string")
 
 
 def explicit_values(config: Mapping, section: str) -> dict:
@@ -719,7 +396,7 @@ def dump_config(config: Mapping) -> str:
     >>> print(dump_config(default_config()).splitlines()[0])
     name: custom
     """
-    ordered = {key: config.get(key) for key in _TOP_LEVEL}
+    ordered = {key: config.get(key) for key in TOP_LEVEL}
     for section in SECTIONS:
         ordered[section] = dict(config[section])
     return yaml.safe_dump(ordered, sort_keys=False, default_flow_style=False)
@@ -728,7 +405,7 @@ def dump_config(config: Mapping) -> str:
 def describe_schema() -> list[tuple[str, str, str, str]]:
     """Rows `(key, type, default, meaning)` of every key, for docs and `--keys`."""
     rows = []
-    items = [(key, option) for key, option in _TOP_LEVEL.items()]
+    items = [(key, option) for key, option in TOP_LEVEL.items()]
     items += [
         (f"{s}.{k}", o) for s, options in SCHEMA.items() for k, o in options.items()
     ]

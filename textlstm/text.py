@@ -7,48 +7,24 @@ Token id 0 is padding and id 1 the out-of-vocabulary token `[UNK]`; a model
 starting with `Embedding(mask_zero=True)` therefore masks the padding, so
 padding never changes a prediction, whichever side it is on.
 
-The `text` section of the config (missing keys take the defaults):
-
-| key | default | meaning |
-| --- | --- | --- |
-| `max_tokens` | `20000` | vocabulary size, padding and `[UNK]` included |
-| `sequence_length` | `200` | tokens per text after padding/truncation |
-| `level` | `"word"` | `word` (split on whitespace) or `character` |
-| `ngrams` | `1` | `n` > 1 appends all 2..n-grams after the words |
-| `lowercase` | `True` | lowercase (Unicode-aware) |
-| `strip_html` | `True` | replace HTML tags (`<br />`) and entities by spaces |
-| `strip_punctuation` | `True` | drop apostrophes, replace other punctuation by spaces |
-| `padding` | `"post"` | `post` (pad at the end) or `pre` (at the start) |
-| `truncation` | `"post"` | `post` keeps the first tokens, `pre` the last ones |
-| `bucketing` | `False` | batch texts of similar length and trim padding |
+The `text` section of the config, every key with its default, allowed
+values and meaning: `textlstm configs --keys` (the `text.*` rows, from
+`textlstm.schema`). A partial section takes the defaults (`text_config`).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Any
 
 import keras
 import tensorflow as tf
 
-TEXT_DEFAULTS: dict[str, Any] = {
-    "max_tokens": 20000,
-    "sequence_length": 200,
-    "level": "word",
-    "ngrams": 1,
-    "lowercase": True,
-    "strip_html": True,
-    "strip_punctuation": True,
-    "padding": "post",
-    "truncation": "post",
-    "bucketing": False,
-}
-_CHOICES = {
-    "level": ("word", "character"),
-    "padding": ("post", "pre"),
-    "truncation": ("post", "pre"),
-}
+from textlstm.config import section_config
+from textlstm.runs import write_text
+from textlstm.schema import defaults
+
+#: The `text` section's defaults, derived from `textlstm.schema`.
+TEXT_DEFAULTS: dict[str, Any] = defaults("text")
 
 # RE2 patterns (tf.strings.regex_replace).
 _HTML_TAG = r"</?[A-Za-z][^<>]*>"
@@ -62,31 +38,33 @@ _SPACE = r"[\s\p{Cc}\p{Cf}]+"
 def text_config(text: dict | None = None) -> dict[str, Any]:
     """Return the `text` config with defaults filled in and values checked.
 
+    The defaults and checks are the schema's (`textlstm.schema`), so a
+    value is refused here with the message `load_config` gives.
+
     Args:
         text: A possibly partial `text` config dict (or `None`).
 
     Returns:
-        A new dict with every key of `TEXT_DEFAULTS`.
+        A new dict with every key of the `text` section.
 
     Raises:
-        ValueError: naming the key, the bad value and the allowed values.
+        ConfigError: (a `ValueError`) naming the key, the bad value and the
+            allowed values.
 
     Example:
 
     >>> text_config({"padding": "pre"})["padding"], text_config()["max_tokens"]
     ('pre', 20000)
+    >>> text_config({"ngrams": 3})
+    Traceback (most recent call last):
+    ...
+    textlstm.errors.ConfigError: text.ngrams: 3 is not one of 1, 2
     """
-    config = {**TEXT_DEFAULTS, **(text or {})}
-    for key, allowed in _CHOICES.items():
-        if config[key] not in allowed:
-            raise ValueError(
-                f"text.{key}: {config[key]!r} is not one of {', '.join(allowed)}"
-            )
-    for key, low in (("max_tokens", 3), ("sequence_length", 1), ("ngrams", 1)):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"text.{key}: {value!r} is not an integer >= {low}")
-    return config
+    return section_config("text", text)
+
+
+# The layer's constructor defaults are the config's, read from the schema.
+_DEFAULTS = text_config()
 
 
 def standardize_text(
@@ -165,11 +143,14 @@ class TextVectorizer(keras.layers.TextVectorization):
     configuration and vocabulary with the model. Id 0 is padding, 1 `[UNK]`.
     Usually built with `build_vectorizer(text_config, train_texts)`.
 
+    Each argument but `vocabulary` defaults to the `text` config key of the
+    same name (`textlstm configs --keys`) and is checked like it.
+
     Args:
         max_tokens: Vocabulary size including padding and `[UNK]`.
         sequence_length: Length of every output row.
         level: `"word"` or `"character"`.
-        ngrams: `n` > 1 appends all 2..n-grams after the unigrams.
+        ngrams: `1` (words only) or `2` (bigrams appended after the words).
         lowercase: Lowercase the text.
         strip_html: Replace HTML tags and entities by spaces.
         strip_punctuation: Drop apostrophes, replace punctuation by spaces.
@@ -196,48 +177,51 @@ class TextVectorizer(keras.layers.TextVectorization):
 
     def __init__(
         self,
-        max_tokens: int = 20000,
-        sequence_length: int = 200,
-        level: str = "word",
-        ngrams: int = 1,
-        lowercase: bool = True,
-        strip_html: bool = True,
-        strip_punctuation: bool = True,
-        padding: str = "post",
-        truncation: str = "post",
+        max_tokens: int = _DEFAULTS["max_tokens"],
+        sequence_length: int = _DEFAULTS["sequence_length"],
+        level: str = _DEFAULTS["level"],
+        ngrams: int = _DEFAULTS["ngrams"],
+        lowercase: bool = _DEFAULTS["lowercase"],
+        strip_html: bool = _DEFAULTS["strip_html"],
+        strip_punctuation: bool = _DEFAULTS["strip_punctuation"],
+        padding: str = _DEFAULTS["padding"],
+        truncation: str = _DEFAULTS["truncation"],
         vocabulary=None,
         **kwargs,
     ):
         for name in ("vocabulary_size", "standardize", "split", "output_mode"):
             kwargs.pop(name, None)  # a TextVectorization config, not ours
-        text_config(
+        config = text_config(
             {
                 "max_tokens": max_tokens,
                 "sequence_length": sequence_length,
                 "level": level,
                 "ngrams": ngrams,
+                "lowercase": lowercase,
+                "strip_html": strip_html,
+                "strip_punctuation": strip_punctuation,
                 "padding": padding,
                 "truncation": truncation,
             }
         )
         super().__init__(
-            max_tokens=max_tokens,
+            max_tokens=config["max_tokens"],
             standardize=None,
-            split="whitespace" if level == "word" else "character",
-            ngrams=ngrams if ngrams > 1 else None,
+            split="whitespace" if config["level"] == "word" else "character",
+            ngrams=config["ngrams"] if config["ngrams"] > 1 else None,
             output_mode="int",
             ragged=True,  # padded and truncated in call(), on either side
             vocabulary=vocabulary,
             **kwargs,
         )
-        self.sequence_length = sequence_length
-        self.level = level
-        self.ngram_width = ngrams
-        self.lowercase = lowercase
-        self.strip_html = strip_html
-        self.strip_punctuation = strip_punctuation
-        self.padding = padding
-        self.truncation = truncation
+        self.sequence_length = config["sequence_length"]
+        self.level = config["level"]
+        self.ngram_width = config["ngrams"]
+        self.lowercase = config["lowercase"]
+        self.strip_html = config["strip_html"]
+        self.strip_punctuation = config["strip_punctuation"]
+        self.padding = config["padding"]
+        self.truncation = config["truncation"]
 
     def standardize(self, texts) -> tf.Tensor:
         """Apply this layer's standardization to a string tensor."""
@@ -358,7 +342,8 @@ def write_vocabulary(vectorizer, path) -> int:
 
     Line `i` (counting from 0) is the token with id `i`: line 0 is the empty
     padding token, line 1 `[UNK]`. The file is written to a temporary name in
-    the same folder and renamed, so a crash never leaves half a file.
+    the same folder and renamed (`runs.write_text`), so a crash never leaves
+    half a file.
 
     Args:
         vectorizer: A `TextVectorizer` or `keras.layers.TextVectorization`.
@@ -377,26 +362,7 @@ def write_vocabulary(vectorizer, path) -> int:
     (4, ['', '[UNK]', 'b', 'a', ''])
     """
     vocabulary = vectorizer.get_vocabulary(include_special_tokens=True)
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(
-        dir=folder, prefix=os.path.basename(path) + ".", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            for token in vocabulary:
-                f.write(str(token) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0600); give it the usual mode.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    write_text(path, "".join(f"{token}\n" for token in vocabulary))
     return len(vocabulary)
 
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from textlstm.data import DataError, load_dataset
+from textlstm.config import ConfigError, default_config, load_config
+from textlstm.data import DataError, data_config, load_dataset
 
 GOOD_CSV = "text,label\r\na,neg\r\nb,pos\r\nc,neg\r\nd,pos\r\n"
 
@@ -34,7 +35,7 @@ def test_missing_test_file(write, tmp_path):
 
 def test_train_file_required():
     assert error({"source": "jsonl"}) == (
-        "data.train: a file is required for source 'jsonl'"
+        "data.train: required when data.source is 'jsonl'"
     )
 
 
@@ -99,9 +100,8 @@ def test_empty_directory(tmp_path):
 
 
 def test_empty_synthetic():
-    assert error({"size": 0}) == (
-        "data.size: the synthetic train set has no examples (0)"
-    )
+    assert error({"size": 0}) == "data.size: 0 is below the minimum 1"
+    assert error({"test_size": 0}) == "data.test_size: 0 is below the minimum 1"
 
 
 def test_synthetic_lag_out_of_range():
@@ -109,7 +109,7 @@ def test_synthetic_lag_out_of_range():
         "data.min_distance: 11 is more than 2 * data.distance = 10"
     )
     assert error({"min_distance": -1}) == (
-        "data.min_distance: -1 is not an integer >= 0"
+        "data.min_distance: -1 is below the minimum 0"
     )
 
 
@@ -181,8 +181,42 @@ def test_unknown_label_in_test_file(write):
 
 def test_bad_fraction():
     assert error({"validation_fraction": 1.5}) == (
-        "data.validation_fraction: 1.5 is not a number in [0, 1)"
+        "data.validation_fraction: 1.5 is above the maximum 0.9"
     )
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        (
+            "validation_fraction",
+            0.95,
+            "data.validation_fraction: 0.95 is above the maximum 0.9",
+        ),
+        ("test_fraction", 0.95, "data.test_fraction: 0.95 is above the maximum 0.9"),
+        ("test_fraction", -0.1, "data.test_fraction: -0.1 is below the minimum 0.0"),
+        (
+            "source",
+            "xml",
+            "data.source: 'xml' is not one of synthetic, tfds, directory, csv, "
+            "tsv, jsonl",
+        ),
+        ("size", "big", "data.size: expected an integer, got 'big' (str)"),
+    ],
+)
+def test_the_library_and_the_config_refuse_a_value_alike(key, value, message):
+    with pytest.raises(ConfigError) as from_config:
+        load_config("quickstart", [f"data.{key}={value}"])
+    assert str(from_config.value) == message
+    with pytest.raises(DataError) as from_library:
+        data_config({key: value})
+    assert str(from_library.value) == message
+    assert error({key: value}) == message
+
+
+def test_data_config_takes_the_schema_defaults():
+    assert data_config(None) == default_config()["data"]
+    assert data_config({"validation_fraction": 0.9})["validation_fraction"] == 0.9
 
 
 def test_empty_and_whitespace_texts_are_kept(write):

@@ -13,38 +13,23 @@ always gives the same split. Nothing is ever downloaded.
 | `directory` | the aclImdb layout `path/<split>/<class_name>/*.txt` |
 | `csv`, `tsv`, `jsonl` | files with a text and a label column (`.gz` too) |
 
-The `data` section of the config (missing keys take the defaults):
+The keys of the `data` section, with their defaults, allowed values and
+meanings: `textlstm configs --keys` (the `data.*` rows, from
+`textlstm.schema`); a partial section takes the defaults (`data_config`).
+How the sources read some of them:
 
-| key | default | meaning |
-| --- | --- | --- |
-| `source` | `"synthetic"` | one of the sources above |
-| `name` | `"imdb_reviews"` | tfds dataset, optionally `name/config:version` |
-| `data_dir` | `None` | tfds data folder (else `TFDS_DATA_DIR`, else tfds' own) |
-| `path` | `None` | root folder (directory) |
-| `train` | `None` | file (csv/tsv/jsonl, required) or split name (1) |
-| `validation` | `None` | file or split name (1); absent: held out of train |
-| `test` | `None` | file or split name (1); absent: held out of train |
-| `text_column` | `"text"` | column, JSON key or tfds feature (2) |
-| `label_column` | `"label"` | column, JSON key or tfds feature (2) |
-| `class_names` | `None` | class order and names (3) |
-| `validation_fraction` | `0.1` | share of train held out for validation |
-| `test_fraction` | `0.2` | share of train held out for test |
-| `delimiter` | `None` | csv/tsv field separator (default `,` / tab) |
-| `size` | `5000` | synthetic: train examples (validation held out of them) |
-| `test_size` | `1000` | synthetic: test examples |
-| `distance` | `10` | synthetic: at most `2 * distance` words after the verdict |
-| `min_distance` | `0` | synthetic: at least this many of them |
-
-(1) directory: sub-folder of `path` (default `train`, `validation` if it
-exists, `test`); tfds: split name (default `train`, and `validation` /
-`test` when the dataset has them, e.g. `train[:10%]` works too).
-(2) tfds: when the key is not set and the dataset has no such feature, its
-supervised keys are used (e.g. `description`/`label` for `ag_news_subset`).
-(3) default: the sorted training labels (numerically for integer labels);
-directory: the class folders present in every split (so aclImdb's
-`train/unsup` is left out). Given names are matched first; an integer label
-that is not a name is taken as an index into them (labels 0/1, names
-`[neg, pos]`).
+- `train`, `validation`, `test`: directory: a sub-folder of `path` (by
+  default `train`, `validation` if it exists, `test`); tfds: a split name
+  (by default `train`, and `validation` / `test` when the dataset has them;
+  `train[:10%]` works too).
+- `text_column`, `label_column`: tfds: when the key is not set and the
+  dataset has no such feature, its supervised keys are used (e.g.
+  `description` / `label` for `ag_news_subset`).
+- `class_names`: when null, the sorted training labels (numerically for
+  integer labels); directory: the class folders present in every split (so
+  aclImdb's `train/unsup` is left out). Given names are matched first; an
+  integer label that is not a name is taken as an index into them (labels
+  0/1, names `[neg, pos]`).
 
 Problems raise `DataError` (a `ValueError`) with a one-line message naming
 the file (and line) or config key and the problem.
@@ -61,6 +46,7 @@ Example:
 
 from __future__ import annotations
 
+from textlstm.data import sources
 from textlstm.data.core import DATA_DEFAULTS, DataError, DatasetBundle, data_config
 from textlstm.data.summary import format_summary, summarize
 
@@ -79,8 +65,8 @@ def load_dataset(data: dict, seed: int = 42) -> DatasetBundle:
     """Load the dataset described by the `data` config section.
 
     Args:
-        data: The `data` config (partial dicts take the defaults; see the
-            module docstring for every key).
+        data: The `data` config (partial dicts take the defaults; every
+            key: `textlstm configs --keys`).
         seed: Seed of the held-out splits, the train order and the
             synthetic generator.
 
@@ -91,8 +77,6 @@ def load_dataset(data: dict, seed: int = 42) -> DatasetBundle:
     Raises:
         DataError: one line naming the file/key and the problem.
     """
-    from textlstm.data import sources
-
     config = data_config(data)
     source = config["source"]
     if source == "synthetic":

@@ -1,4 +1,4 @@
-"""Shared pieces of the data sources: config defaults, errors, splits, labels."""
+"""Shared pieces of the data sources: the config check, splits, labels."""
 
 from __future__ import annotations
 
@@ -12,29 +12,13 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from textlstm.errors import DataError
+from textlstm.config import section_config
+from textlstm.errors import ConfigError, DataError
+from textlstm.schema import defaults
 
-SOURCES = ("synthetic", "tfds", "directory", "csv", "tsv", "jsonl")
-
-DATA_DEFAULTS: dict[str, Any] = {
-    "source": "synthetic",
-    "name": "imdb_reviews",
-    "data_dir": None,
-    "path": None,
-    "train": None,
-    "validation": None,
-    "test": None,
-    "text_column": "text",
-    "label_column": "label",
-    "class_names": None,
-    "validation_fraction": 0.1,
-    "test_fraction": 0.2,
-    "delimiter": None,
-    "size": 5000,
-    "test_size": 1000,
-    "distance": 10,
-    "min_distance": 0,
-}
+#: The `data` section's defaults, derived from `textlstm.schema` (kept for
+#: code that imported it; the schema is the source).
+DATA_DEFAULTS: dict[str, Any] = defaults("data")
 
 
 @dataclasses.dataclass
@@ -76,39 +60,32 @@ class Table:
 def data_config(data: dict | None) -> dict[str, Any]:
     """Return the `data` config with defaults filled in and values checked.
 
+    The defaults and checks are the schema's (`textlstm.schema`), so a
+    value is refused here with the message `load_config` gives, as a
+    `DataError`.
+
     Args:
         data: A possibly partial `data` config dict.
 
     Returns:
-        A new dict with every key of `DATA_DEFAULTS` (unknown keys kept).
+        A new dict with every key of the `data` section (unknown keys kept).
 
     Raises:
-        DataError: for an unknown source or an out-of-range number.
+        DataError: naming the key, the bad value and the allowed values.
 
     Example:
 
-    >>> data_config({"source": "csv"})["validation_fraction"]
+    >>> data_config({"source": "csv", "train": "a.csv"})["validation_fraction"]
     0.1
+    >>> data_config({"test_fraction": 0.95})
+    Traceback (most recent call last):
+    ...
+    textlstm.errors.DataError: data.test_fraction: 0.95 is above the maximum 0.9
     """
-    config = {**DATA_DEFAULTS, **(data or {})}
-    if config["source"] not in SOURCES:
-        raise DataError(
-            f"data.source: {config['source']!r} is not one of {', '.join(SOURCES)}"
-        )
-    for key in ("validation_fraction", "test_fraction"):
-        value = config[key]
-        if not isinstance(value, (int, float)) or not 0 <= value < 1:
-            raise DataError(f"data.{key}: {value!r} is not a number in [0, 1)")
-    for key in ("size", "test_size", "distance", "min_distance"):
-        value = config[key]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise DataError(f"data.{key}: {value!r} is not an integer >= 0")
-    if config["min_distance"] > 2 * config["distance"]:
-        raise DataError(
-            f"data.min_distance: {config['min_distance']} is more than "
-            f"2 * data.distance = {2 * config['distance']}"
-        )
-    return config
+    try:
+        return section_config("data", data)
+    except ConfigError as error:
+        raise DataError(str(error)) from None
 
 
 def stratified_holdout(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from textlstm.data.core import DataError
+from textlstm.errors import DataError
 
 Row = tuple[str, object, str]
 
@@ -43,7 +43,7 @@ def decode(raw: bytes, path: Path) -> str:
     >>> decode(b"ok\\n\\xff", Path("a.txt"))
     Traceback (most recent call last):
     ...
-    textlstm.data.core.DataError: a.txt: line 2: not valid UTF-8 (byte 0xff at column 1)
+    textlstm.errors.DataError: a.txt: line 2: not valid UTF-8 (byte 0xff at column 1)
     """
     try:
         return raw.decode("utf-8-sig")

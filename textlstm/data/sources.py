@@ -1,4 +1,9 @@
-"""One loader per `data.source`, each returning a `DatasetBundle`."""
+"""One loader per `data.source`, each returning a `DatasetBundle`.
+
+Each takes a `data` section already checked by `core.data_config` (required
+keys present, numbers in range) and raises `DataError` for what only the
+data can show.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from absl import logging as absl_logging
 
 from textlstm.data import files, synthetic
 from textlstm.data.core import (
@@ -33,10 +39,6 @@ _LOCATION_KEYS = ("data_dir", "path", "train", "validation", "test")
 def load_synthetic(config: dict, seed: int) -> DatasetBundle:
     """The embedded synthetic reviews (`data.size`, `test_size`, `distance`,
     `min_distance`)."""
-    if config["size"] == 0:
-        raise DataError("data.size: the synthetic train set has no examples (0)")
-    if config["test_size"] == 0:
-        raise DataError("data.test_size: the synthetic test set has no examples (0)")
     tables = {}
     for split, size in (("train", config["size"]), ("test", config["test_size"])):
         texts, labels = synthetic.generate_reviews(
@@ -68,8 +70,6 @@ def load_synthetic(config: dict, seed: int) -> DatasetBundle:
 def load_file_source(config: dict, seed: int) -> DatasetBundle:
     """csv / tsv / jsonl files: `data.train` (required), `validation`, `test`."""
     source = config["source"]
-    if not config["train"]:
-        raise DataError(f"data.train: a file is required for source {source!r}")
     read = {}
     digests = []
     for split in ("train", "validation", "test"):
@@ -101,8 +101,6 @@ def load_file_source(config: dict, seed: int) -> DatasetBundle:
 
 def load_directory(config: dict, seed: int) -> DatasetBundle:
     """The aclImdb layout `path/<split>/<class_name>/*.txt`."""
-    if not config["path"]:
-        raise DataError("data.path: a folder is required for source 'directory'")
     root = Path(config["path"])
     if not root.is_dir():
         raise DataError(f"{root}: folder not found (data.path)")
@@ -182,38 +180,18 @@ def load_tfds(config: dict, seed: int, explicit: dict) -> DatasetBundle:
     `validation` if the dataset has one, `test` if it has one); a missing
     validation or test split is held out of train, stratified and seeded.
     """
-    import tensorflow_datasets as tfds
-
     name = config["name"]
     data_dir = config["data_dir"] or None
-    try:
-        with _quiet_absl():
-            builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
-        raise DataError(f"data.name: unknown tfds dataset {name!r}") from None
-    except (ValueError, AssertionError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise DataError(f"data.name: tfds dataset {name!r}: {first}") from None
+    builder = _tfds_builder(name, data_dir)
     info = builder.info
     text_column, label_column = _tfds_columns(info, config, explicit, name)
-    label_feature = info.features[label_column]
-    if not hasattr(label_feature, "names"):
-        raise DataError(
-            f"data.label_column: {label_column!r} of tfds dataset {name!r} "
-            "is not a ClassLabel"
-        )
-    class_names = list(label_feature.names)
-    available = list(info.splits.keys())
-    splits = {
-        "train": config["train"] or "train",
-        "validation": config["validation"]
-        or ("validation" if "validation" in available else None),
-        "test": config["test"] or ("test" if "test" in available else None),
+    class_names = _tfds_class_names(info, label_column, name)
+    splits = _tfds_split_names(config, list(info.splits.keys()))
+    loaded = {
+        split: _tfds_split(builder, name, split_name, data_dir, split)
+        for split, split_name in splits.items()
+        if split_name is not None
     }
-    loaded = {}
-    for split, split_name in splits.items():
-        if split_name is not None:
-            loaded[split] = _tfds_split(builder, name, split_name, data_dir, split)
 
     def pairs(ds):
         return ds.map(
@@ -224,46 +202,92 @@ def load_tfds(config: dict, seed: int, explicit: dict) -> DatasetBundle:
 
     train = pairs(loaded["train"])
     held = {}
-    if "test" not in loaded or "validation" not in loaded:
+    missing = [split for split in ("test", "validation") if split not in loaded]
+    if missing:
         labels = _labels(train)
-        check_classes(
-            labels, class_names, f"tfds {name} {splits['train']}", label_column
-        )
-        keep = np.ones(len(labels), dtype=bool)
-        for split, fraction_key in (
-            ("test", "test_fraction"),
-            ("validation", "validation_fraction"),
-        ):
-            if split in loaded:
-                continue
-            rows = np.flatnonzero(keep)
-            mask = stratified_holdout(
-                labels[rows], config[fraction_key], [seed, salt(split)]
-            )
-            held[split] = np.zeros(len(labels), dtype=bool)
-            held[split][rows[mask]] = True
-            keep[rows[mask]] = False
-        held["train"] = keep
-    bundle = {}
-    for split in ("train", "validation", "test"):
-        if split in held:
-            bundle[split] = _select(train, held[split])
-        else:
-            bundle[split] = pairs(loaded[split])
+        where = f"tfds {name} {splits['train']}"
+        check_classes(labels, class_names, where, label_column)
+        held = _holdout_masks(labels, missing, config, seed)
+    bundle = {
+        split: _select(train, held[split]) if split in held else pairs(loaded[split])
+        for split in ("train", "validation", "test")
+    }
     params = _params(config)
     params.update(name=name, splits=splits, columns=[text_column, label_column])
-    content = (
-        info.full_name
-        + ":"
-        + ",".join(f"{key}={info.splits[key].num_examples}" for key in available)
-    )
     return DatasetBundle(
         train=bundle["train"],
         validation=bundle["validation"],
         test=bundle["test"],
         class_names=class_names,
-        fingerprint=fingerprint(params, seed, content),
+        fingerprint=fingerprint(params, seed, _tfds_content(info)),
     )
+
+
+def _tfds_builder(name: str, data_dir: str | None):
+    """The dataset's tfds builder; `DataError` for an unknown or bad name."""
+    import tensorflow_datasets as tfds  # slow to import: tfds sources only
+
+    try:
+        with _quiet_absl():
+            return tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise DataError(f"data.name: unknown tfds dataset {name!r}") from None
+    except (ValueError, AssertionError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise DataError(f"data.name: tfds dataset {name!r}: {first}") from None
+
+
+def _tfds_class_names(info, label_column: str, name: str) -> list[str]:
+    """The names of the label feature; `DataError` unless it is a ClassLabel."""
+    label_feature = info.features[label_column]
+    if not hasattr(label_feature, "names"):
+        raise DataError(
+            f"data.label_column: {label_column!r} of tfds dataset {name!r} "
+            "is not a ClassLabel"
+        )
+    return list(label_feature.names)
+
+
+def _tfds_split_names(config: dict, available: list[str]) -> dict[str, str | None]:
+    """The tfds split read for each of ours; `None`: hold it out of train."""
+    return {
+        "train": config["train"] or "train",
+        "validation": config["validation"]
+        or ("validation" if "validation" in available else None),
+        "test": config["test"] or ("test" if "test" in available else None),
+    }
+
+
+def _holdout_masks(
+    labels: np.ndarray, missing: list[str], config: dict, seed: int
+) -> dict[str, np.ndarray]:
+    """Row masks of the `missing` splits held out of train, and of train's rest.
+
+    Test is held out first, then validation from the rows left, each
+    stratified with its `data.<split>_fraction` and a seed of its own.
+    """
+    keep = np.ones(len(labels), dtype=bool)
+    held = {}
+    for split in ("test", "validation"):
+        if split not in missing:
+            continue
+        rows = np.flatnonzero(keep)
+        mask = stratified_holdout(
+            labels[rows], config[f"{split}_fraction"], [seed, salt(split)]
+        )
+        held[split] = np.zeros(len(labels), dtype=bool)
+        held[split][rows[mask]] = True
+        keep[rows[mask]] = False
+    held["train"] = keep
+    return held
+
+
+def _tfds_content(info) -> str:
+    """What identifies the prepared data: its full name and split sizes."""
+    sizes = ",".join(
+        f"{key}={info.splits[key].num_examples}" for key in info.splits.keys()
+    )
+    return f"{info.full_name}:{sizes}"
 
 
 def _tfds_columns(info, config: dict, explicit: dict, name: str) -> tuple[str, str]:
@@ -286,8 +310,6 @@ def _tfds_columns(info, config: dict, explicit: dict, name: str) -> tuple[str, s
 @contextlib.contextmanager
 def _quiet_absl():
     """Hide tfds' absl warnings (an unprepared folder is reported in one line)."""
-    from absl import logging as absl_logging
-
     previous = absl_logging.get_verbosity()
     absl_logging.set_verbosity(absl_logging.ERROR)
     try:
@@ -297,7 +319,7 @@ def _quiet_absl():
 
 
 def _tfds_split(builder, name: str, split: str, data_dir, key: str) -> tf.data.Dataset:
-    import tensorflow_datasets as tfds
+    import tensorflow_datasets as tfds  # slow to import: tfds sources only
 
     root = data_dir or os.environ.get("TFDS_DATA_DIR") or "~/tensorflow_datasets"
     try:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from textlstm.text import standardize
+
 PERCENTILES = (50, 90, 95, 99)
 SPLITS = ("train", "validation", "test")
 
@@ -64,8 +66,6 @@ def _sequence_length(vectorizer) -> int | None:
 
 
 def _measure(ds: tf.data.Dataset, num_classes: int, vectorizer) -> dict:
-    from textlstm.text import standardize
-
     counts = np.zeros(num_classes, dtype=np.int64)
     words, known, total, truncated = [], 0, 0, 0
     length = _sequence_length(vectorizer) if vectorizer is not None else None

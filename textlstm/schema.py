@@ -1,0 +1,483 @@
+"""Every config key: its type, default, allowed values, meaning and checks.
+
+`SCHEMA` is the one place a key is declared. `textlstm.config` loads and
+validates whole configs against it; `textlstm.text` and `textlstm.data`
+take their defaults and checks from it (through `config.section_config`),
+so every key has one rule, and one message, whichever way it arrives.
+`textlstm configs --keys` prints the table.
+
+Like `textlstm.config`, this module imports no TensorFlow or Keras.
+
+>>> SCHEMA["text"]["ngrams"].choices
+(1, 2)
+>>> check_value("text.ngrams", 3, SCHEMA["text"]["ngrams"])
+Traceback (most recent call last):
+...
+textlstm.errors.ConfigError: text.ngrams: 3 is not one of 1, 2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from textlstm.errors import ConfigError
+
+__all__ = [
+    "CELLS",
+    "KERAS_CELLS",
+    "Option",
+    "SCHEMA",
+    "SECTIONS",
+    "TOP_LEVEL",
+    "check_keys",
+    "check_rules",
+    "check_value",
+    "defaults",
+    "show_value",
+]
+
+#: The sections of a config, in the order they are written.
+SECTIONS = ("data", "text", "model", "train")
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One config key: its type, default, allowed values and meaning.
+
+    Args:
+        type: `int`, `float`, `bool`, `str`, or `list` (of strings).
+        default: The value used when a config does not set the key.
+        doc: One line a user reads in `textlstm configs --keys`.
+        choices: The allowed values, or `None` for any value of `type`.
+        nullable: Whether `null` (None) is allowed.
+        minimum: Smallest allowed number (inclusive), or `None`.
+        maximum: Largest allowed number (inclusive), or `None`.
+        path: The data sources for which the key is a filesystem path
+            (`True`: all). A relative path in a config file resolves
+            against the file's folder; one given with `--set`, against the
+            current directory.
+    """
+
+    type: type
+    default: Any
+    doc: str
+    choices: tuple | None = None
+    nullable: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    path: bool | tuple[str, ...] = False
+
+
+_O = Option
+_FILE_SOURCES = ("csv", "tsv", "jsonl")
+CELLS = ("lstm", "gru", "peephole_lstm", "layernorm_lstm", "cifg_lstm", "simple_rnn")
+#: The cells Keras ships too, for `model.impl: keras`.
+KERAS_CELLS = ("lstm", "gru", "simple_rnn")
+
+#: Every config key, by section. Add rows here to add keys: defaults, type
+#: checks (in configs, `text_config` and `data_config` alike), `--set`,
+#: `textlstm configs --keys` and the README table follow.
+SCHEMA: dict[str, dict[str, Option]] = {
+    "data": {
+        "source": _O(
+            str,
+            "synthetic",
+            "Where examples come from.",
+            choices=("synthetic", "tfds", "directory", "csv", "tsv", "jsonl"),
+        ),
+        "name": _O(str, "imdb_reviews", "TensorFlow Datasets name (tfds only)."),
+        "data_dir": _O(
+            str,
+            None,
+            "TFDS data folder (tfds only); null: TFDS_DATA_DIR or the TFDS default.",
+            nullable=True,
+            path=("tfds",),
+        ),
+        "path": _O(
+            str,
+            None,
+            "Root of the aclImdb layout root/<split>/<class>/*.txt (directory).",
+            nullable=True,
+            path=("directory",),
+        ),
+        "train": _O(
+            str,
+            None,
+            "Training file (csv, tsv, jsonl) or tfds split name (tfds).",
+            nullable=True,
+            path=_FILE_SOURCES,
+        ),
+        "validation": _O(
+            str,
+            None,
+            "Validation file or tfds split; null: held out of train.",
+            nullable=True,
+            path=_FILE_SOURCES,
+        ),
+        "test": _O(
+            str,
+            None,
+            "Test file or tfds split; null: held out of train.",
+            nullable=True,
+            path=_FILE_SOURCES,
+        ),
+        "text_column": _O(str, "text", "Column or field holding the text."),
+        "label_column": _O(str, "label", "Column or field holding the label."),
+        "class_names": _O(
+            list,
+            None,
+            "Class names in label-id order; null: sorted labels found in train.",
+            nullable=True,
+        ),
+        "delimiter": _O(
+            str,
+            None,
+            "Field separator of csv/tsv files; null: comma (csv) or tab (tsv).",
+            nullable=True,
+        ),
+        "validation_fraction": _O(
+            float,
+            0.1,
+            "Share of train held out for validation when the source has none.",
+            minimum=0.0,
+            maximum=0.9,
+        ),
+        "test_fraction": _O(
+            float,
+            0.2,
+            "Share of train held out for test when the source has none.",
+            minimum=0.0,
+            maximum=0.9,
+        ),
+        "size": _O(int, 5000, "Training reviews (synthetic only).", minimum=1),
+        "test_size": _O(int, 1000, "Test reviews (synthetic only).", minimum=1),
+        "distance": _O(
+            int,
+            10,
+            "Neutral words after the deciding opinion: each review draws "
+            "from [min_distance, 2 * distance] (synthetic only).",
+            minimum=0,
+        ),
+        "min_distance": _O(
+            int,
+            0,
+            "Fewest neutral words after the deciding opinion (synthetic only; "
+            "at most 2 * distance).",
+            minimum=0,
+        ),
+    },
+    "text": {
+        "max_tokens": _O(
+            int,
+            20000,
+            "Vocabulary size, padding and out-of-vocabulary included.",
+            minimum=3,
+        ),
+        "sequence_length": _O(
+            int, 200, "Tokens per text after padding or truncation.", minimum=1
+        ),
+        "level": _O(str, "word", "Token unit.", choices=("word", "character")),
+        "ngrams": _O(int, 1, "Largest n-gram added to the tokens.", choices=(1, 2)),
+        "padding": _O(
+            str, "post", "Where padding goes in short texts.", choices=("post", "pre")
+        ),
+        "truncation": _O(
+            str,
+            "post",
+            "Which end of a long text is cut.",
+            choices=("post", "pre"),
+        ),
+        "lowercase": _O(bool, True, "Lowercase texts (Unicode-aware)."),
+        "strip_html": _O(bool, True, "Replace HTML tags and entities by spaces."),
+        "strip_punctuation": _O(
+            bool, True, "Drop apostrophes and replace punctuation by spaces."
+        ),
+        "bucketing": _O(
+            bool, False, "Batch texts of similar length together (long texts)."
+        ),
+    },
+    "model": {
+        "embedding_dim": _O(int, 64, "Size of the token embedding.", minimum=1),
+        "cell": _O(
+            str,
+            "lstm",
+            "Recurrent cell; with impl textlstm each runs its fused fast path "
+            "on TensorFlow (see layer.kernel_path).",
+            choices=CELLS,
+        ),
+        "impl": _O(
+            str,
+            "textlstm",
+            "textlstm: this package's layers; keras: keras.layers.LSTM/GRU/"
+            "SimpleRNN (lstm, gru and simple_rnn only, for comparison).",
+            choices=("textlstm", "keras"),
+        ),
+        "units": _O(
+            int, 64, "Units of each recurrent layer (per direction).", minimum=1
+        ),
+        "layers": _O(int, 1, "Number of stacked recurrent layers.", minimum=1),
+        "bidirectional": _O(bool, False, "Read each text in both directions."),
+        "embedding_dropout": _O(
+            float, 0.0, "Dropout on the embeddings.", minimum=0.0, maximum=0.95
+        ),
+        "dropout": _O(
+            float,
+            0.0,
+            "Dropout on the inputs of the recurrent cells.",
+            minimum=0.0,
+            maximum=0.95,
+        ),
+        "recurrent_dropout": _O(
+            float,
+            0.0,
+            "Dropout on the recurrent state (disables the fast kernels: slower).",
+            minimum=0.0,
+            maximum=0.95,
+        ),
+        "recurrent_l2": _O(
+            float,
+            0.0,
+            "L2 penalty on the recurrent kernels (weight decay of h U).",
+            minimum=0.0,
+        ),
+        "pooling": _O(
+            str,
+            "last",
+            "How the sequence becomes one vector (all mask-aware).",
+            choices=("last", "max", "mean", "max_mean", "attention"),
+        ),
+        "attention_units": _O(
+            int,
+            64,
+            "Hidden size of the attention scorer (pooling: attention).",
+            minimum=1,
+        ),
+        "head_units": _O(
+            int, 0, "Hidden Dense layer before the softmax; 0: none.", minimum=0
+        ),
+        "head_activation": _O(
+            str,
+            "relu",
+            "Activation of the hidden head layer.",
+            choices=("relu", "gelu", "tanh", "swish"),
+        ),
+        "head_dropout": _O(
+            float, 0.0, "Dropout before the output layer.", minimum=0.0, maximum=0.95
+        ),
+    },
+    "train": {
+        "optimizer": _O(
+            str, "adam", "Optimizer.", choices=("adam", "adamw", "rmsprop", "sgd")
+        ),
+        "learning_rate": _O(float, 1e-3, "Initial learning rate.", minimum=0.0),
+        "lr_schedule": _O(
+            str,
+            "constant",
+            "constant; cosine: decays to 0 over the run; exponential: times "
+            "lr_decay_rate every epoch.",
+            choices=("constant", "cosine", "exponential"),
+        ),
+        "lr_decay_rate": _O(
+            float,
+            0.5,
+            "Factor per epoch (lr_schedule: exponential).",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        "warmup_epochs": _O(
+            float, 0.0, "Linear learning-rate warm-up, in epochs.", minimum=0.0
+        ),
+        "weight_decay": _O(float, 0.0, "Decoupled weight decay (adamw).", minimum=0.0),
+        "momentum": _O(
+            float, 0.9, "Momentum (sgd, rmsprop).", minimum=0.0, maximum=1.0
+        ),
+        "clipnorm": _O(
+            float,
+            None,
+            "Clip each gradient to this L2 norm; null: no clipping.",
+            nullable=True,
+            minimum=0.0,
+        ),
+        "epochs": _O(int, 3, "Passes over the training set.", minimum=1),
+        "batch_size": _O(int, 64, "Examples per batch.", minimum=1),
+        "early_stopping_patience": _O(
+            int,
+            0,
+            "Stop after this many epochs without improvement; 0: off.",
+            minimum=0,
+        ),
+        "early_stopping_monitor": _O(
+            str,
+            "val_loss",
+            "Quantity watched by early stopping.",
+            choices=("val_loss", "val_accuracy"),
+        ),
+        "restore_best_weights": _O(
+            bool,
+            False,
+            "End with the weights of the best epoch of early_stopping_monitor.",
+        ),
+        "mixed_precision": _O(
+            bool, False, "Compute in float16 (mixed_float16 policy; GPUs)."
+        ),
+        "seed": _O(int, 42, "Seed of data splits, shuffling and initialization."),
+        "deterministic": _O(
+            bool,
+            False,
+            "Deterministic ops: same seed, same metrics and weights (slower).",
+        ),
+        "strategy": _O(
+            str,
+            "default",
+            "tf.distribute strategy.",
+            choices=("default", "mirrored", "multi_worker", "tpu"),
+        ),
+    },
+}
+
+#: The keys outside the sections.
+TOP_LEVEL: dict[str, Option] = {
+    "name": _O(str, "custom", "Name of the config; run folders are named after it."),
+    "description": _O(str, "", "One line about what this config is for."),
+}
+
+
+def defaults(section: str) -> dict[str, Any]:
+    """The default of every key of `section`, in schema order.
+
+    >>> defaults("text")["sequence_length"]
+    200
+    """
+    return {key: option.default for key, option in SCHEMA[section].items()}
+
+
+# --------------------------------------------------------------------------- #
+# Checks: each raises ConfigError naming the key, the bad value and what is
+# allowed.
+
+
+def check_value(key: str, value, option: Option):
+    """Check one value against its option; return it normalized.
+
+    An integral float given for an `int` key becomes an int, a number given
+    for a `float` key a float, and list items strings.
+
+    Args:
+        key: The dotted key, for the message (`"text.ngrams"`).
+        value: The value to check.
+        option: The key's row of `SCHEMA`.
+
+    Raises:
+        ConfigError: naming the key, the bad value and what is allowed.
+    """
+    if value is None:
+        if option.nullable:
+            return None
+        raise ConfigError(f"{key}: null is not allowed (expected {_type_name(option)})")
+    if option.type is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {show_value(value)}")
+    elif option.type is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer, got {show_value(value)}")
+    elif option.type is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {show_value(value)}")
+        value = float(value)
+    elif option.type is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {show_value(value)}")
+    elif option.type is list:
+        if not isinstance(value, list) or not all(
+            isinstance(item, (str, int)) and not isinstance(item, bool)
+            for item in value
+        ):
+            raise ConfigError(
+                f"{key}: expected a list of names, got {show_value(value)}"
+            )
+        value = [str(item) for item in value]
+    if option.choices is not None and value not in option.choices:
+        allowed = ", ".join(str(choice) for choice in option.choices)
+        raise ConfigError(f"{key}: {value!r} is not one of {allowed}")
+    if option.minimum is not None and value < option.minimum:
+        raise ConfigError(f"{key}: {value!r} is below the minimum {option.minimum}")
+    if option.maximum is not None and value > option.maximum:
+        raise ConfigError(f"{key}: {value!r} is above the maximum {option.maximum}")
+    return value
+
+
+def show_value(value) -> str:
+    """A value and its type, as error messages show it: `'abc' (str)`."""
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _type_name(option: Option) -> str:
+    names = {bool: "true or false", int: "an integer", float: "a number"}
+    names[list] = "a list of names"
+    return names.get(option.type, "a string")
+
+
+def check_keys(section: str, values: Mapping) -> dict:
+    """Every key of `section` checked, missing ones taking their defaults.
+
+    Keys the schema does not know are left out (the caller decides whether
+    they are an error).
+
+    >>> check_keys("text", {"ngrams": 2.0})["ngrams"]
+    2
+    """
+    return {
+        key: check_value(f"{section}.{key}", values.get(key, option.default), option)
+        for key, option in SCHEMA[section].items()
+    }
+
+
+def check_rules(section: str, values: Mapping) -> None:
+    """The rules of `section` that involve several keys (of checked values).
+
+    >>> check_rules("data", {**defaults("data"), "source": "csv"})
+    Traceback (most recent call last):
+    ...
+    textlstm.errors.ConfigError: data.train: required when data.source is 'csv'
+    """
+    rules = _RULES.get(section)
+    if rules is not None:
+        rules(values)
+
+
+def _model_rules(model: Mapping) -> None:
+    if model["impl"] == "keras" and model["cell"] not in KERAS_CELLS:
+        allowed = f"{', '.join(KERAS_CELLS[:-1])} or {KERAS_CELLS[-1]}"
+        raise ConfigError(
+            f"model.impl: 'keras' needs model.cell {allowed} "
+            f"(keras ships no {model['cell']!r}); use model.impl=textlstm"
+        )
+
+
+def _data_rules(data: Mapping) -> None:
+    if data["min_distance"] > 2 * data["distance"]:
+        raise ConfigError(
+            f"data.min_distance: {data['min_distance']} is more than "
+            f"2 * data.distance = {2 * data['distance']}"
+        )
+    needs = {"directory": "path", "csv": "train", "tsv": "train", "jsonl": "train"}
+    key = needs.get(data["source"])
+    if key and not data[key]:
+        raise ConfigError(
+            f"data.{key}: required when data.source is {data['source']!r}"
+        )
+
+
+def _train_rules(train: Mapping) -> None:
+    if train["strategy"] in ("multi_worker", "tpu"):
+        raise ConfigError(
+            f"train.strategy: {train['strategy']!r} is not supported yet "
+            "(supported: default, mirrored)"
+        )
+
+
+_RULES = {"model": _model_rules, "data": _data_rules, "train": _train_rules}
