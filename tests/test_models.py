@@ -7,11 +7,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from textlstm.config import load_config  # noqa: E402
-from textlstm.models import (  # noqa: E402
-    AttentionPooling,
-    MaskedPooling,
-    build_classifier,
-)
+from textlstm.models import build_classifier  # noqa: E402
 
 TOKENS = np.array([[4, 9, 2, 7, 0, 0], [3, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
 
@@ -53,32 +49,6 @@ def test_keras_round_trip(tmp_path, pooling):
     model.save(tmp_path / "model.keras")
     loaded = keras.models.load_model(tmp_path / "model.keras")
     np.testing.assert_allclose(loaded(TOKENS).numpy(), expected, atol=1e-6)
-
-
-def test_masked_pooling_values():
-    x = np.array([[[1.0, -5.0], [3.0, -1.0], [50.0, 50.0]]], "float32")
-    mask = np.array([[True, True, False]])
-    assert MaskedPooling("mean")(x, mask=mask).numpy().tolist() == [[2.0, -3.0]]
-    assert MaskedPooling("max")(x, mask=mask).numpy().tolist() == [[3.0, -1.0]]
-    empty = np.zeros((1, 3), bool)
-    assert MaskedPooling("max")(x, mask=empty).numpy().tolist() == [[0.0, 0.0]]
-    assert MaskedPooling("mean")(x, mask=empty).numpy().tolist() == [[0.0, 0.0]]
-    both = MaskedPooling("max_mean")
-    assert both(x, mask=mask).numpy().tolist() == [[3.0, -1.0, 2.0, -3.0]]
-    assert both(x, mask=empty).numpy().tolist() == [[0.0] * 4]
-    assert both.compute_output_shape((None, 3, 2)) == (None, 4)
-
-
-def test_attention_weights_sum_to_one_over_real_steps():
-    layer = AttentionPooling(4)
-    x = np.random.default_rng(0).normal(size=(2, 4, 3)).astype("float32")
-    mask = np.array([[1, 1, 1, 0], [0, 0, 0, 0]], bool)
-    pooled, weights = layer(x, mask=mask, return_weights=True)
-    np.testing.assert_allclose(weights.numpy().sum(axis=1), [1.0, 0.0], atol=1e-6)
-    assert weights.numpy()[0, 3] == 0.0
-    assert pooled.numpy()[1].tolist() == [0.0, 0.0, 0.0]
-    config = layer.get_config()
-    assert AttentionPooling.from_config(config).units == 4
 
 
 def test_embedding_size_follows_the_vectorizer():

@@ -1,9 +1,20 @@
-"""Environment report used by `textlstm info` and written into run folders."""
+"""Environment report used by `textlstm info` and written into run folders.
+
+Imports TensorFlow, Keras and `textlstm.layers`; the layers do not import
+this module.
+"""
 
 import platform
 import sys
 
+import keras
+import tensorflow as tf
+
 from textlstm import __version__
+from textlstm.layers import available_kernel_paths
+from textlstm.layers.fast.sharding import usable_cpu_count
+
+__all__ = ["collect_info", "usable_cpu_count"]
 
 
 def collect_info() -> dict:
@@ -12,11 +23,6 @@ def collect_info() -> dict:
     Returns:
         A flat dict of JSON-serializable values.
     """
-    import keras
-    import tensorflow as tf
-
-    from textlstm.layers import available_kernel_paths
-
     devices = [d.name for d in tf.config.list_logical_devices()]
     return {
         "textlstm": __version__,
@@ -29,13 +35,3 @@ def collect_info() -> dict:
         "cpu_count": usable_cpu_count(),
         "kernel_paths": available_kernel_paths(),
     }
-
-
-def usable_cpu_count() -> int:
-    """The CPU cores this process may run on (its affinity, where known)."""
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1

@@ -15,6 +15,7 @@ from tests.layers.parity import (
 )
 from tests.layers.test_parity import padding_mask
 from textlstm import layers as tl
+from textlstm.layers.fast import sharding
 
 pytestmark = pytest.mark.skipif(
     keras.backend.backend() != "tensorflow", reason="the fast path is TensorFlow's"
@@ -273,12 +274,10 @@ def test_layernorm_with_learned_norm_weights(training):
 @pytest.fixture
 def three_shards(monkeypatch):
     """Pretend to have 3 cores and split from 2 rows per shard on."""
-    from textlstm.layers import fast_tf
-
-    monkeypatch.setattr(fast_tf, "_cpu_shards", lambda: 3)
-    monkeypatch.setattr(fast_tf, "MIN_SHARD_ROWS", 2)
-    monkeypatch.setattr(fast_tf, "MIN_SHARD_WORK", 1)
-    return fast_tf
+    monkeypatch.setattr(sharding, "_cpu_shards", lambda: 3)
+    monkeypatch.setattr(sharding, "MIN_SHARD_ROWS", 2)
+    monkeypatch.setattr(sharding, "MIN_SHARD_WORK", 1)
+    return sharding
 
 
 def test_batch_shards_counts(three_shards):

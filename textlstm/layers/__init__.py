@@ -1,15 +1,18 @@
 """Recurrent cells and layers written with `keras.ops`, drop-in compatible
-with the Keras built-ins, plus variants Keras does not ship.
+with the Keras built-ins, plus variants Keras does not ship, and the
+mask-aware pooling layers that follow them in a classifier.
 
 >>> from textlstm.layers import LSTM, GRU, LSTMCell, GRUCell
 >>> from textlstm.layers import SimpleRNN, SimpleRNNCell
+>>> from textlstm.layers import AttentionPooling, MaskedPooling
 """
 
 from textlstm.layers.base import RecurrentCell, RecurrentLayer
-from textlstm.layers.fast_tf import fast_path_options
+from textlstm.layers.fast.compile import fast_path_options
 from textlstm.layers.gates import gate_activations
 from textlstm.layers.gru import GRU, GRUCell
 from textlstm.layers.lstm import LSTM, LSTMCell
+from textlstm.layers.pooling import AttentionPooling, MaskedPooling
 from textlstm.layers.simple_rnn import SimpleRNN, SimpleRNNCell
 from textlstm.layers.variants import (
     CIFGLSTM,
@@ -21,6 +24,7 @@ from textlstm.layers.variants import (
 )
 
 __all__ = [
+    "AttentionPooling",
     "CIFGLSTM",
     "CIFGLSTMCell",
     "GRU",
@@ -29,6 +33,7 @@ __all__ = [
     "LSTMCell",
     "LayerNormLSTM",
     "LayerNormLSTMCell",
+    "MaskedPooling",
     "PeepholeLSTM",
     "PeepholeLSTMCell",
     "RecurrentCell",

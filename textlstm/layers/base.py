@@ -16,6 +16,8 @@ from keras import activations, constraints, initializers, ops, regularizers
 # Keras does not export it publicly, hence the private import.
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
+from textlstm.layers.fast.sharding import sharded
+
 # Constructor arguments shared by every cell, in the order Keras uses them.
 _SERIALIZED = {
     "activation": activations,
@@ -223,6 +225,33 @@ def _project(xs, kernel):
     return [ops.matmul(x, k) for x, k in zip(xs, ops.split(kernel, len(xs), axis=-1))]
 
 
+def time_major_projection(sequences, mask, kernel, input_bias, go_backwards):
+    """`x W + b` for every step at once, time-major, with the mask.
+
+    The input projection of the fast paths, with the kernel passed in (the
+    cuDNN pairing of `textlstm.layers.cudnn` takes it as a function input).
+
+    Returns `(xw, mask)`: `(time, batch, gates * units)` and a float
+    `(time, batch, 1)` mask or None, both reversed for `go_backwards`.
+    """
+    # Time-major first (the inputs are narrower than the projections),
+    # then one 2D matmul: a 3D matmul would broadcast the kernel.
+    sequences = ops.transpose(sequences, (1, 0, 2))
+    if go_backwards:
+        sequences = ops.flip(sequences, 0)
+    steps, batch = ops.shape(sequences)[0], ops.shape(sequences)[1]
+    flat = ops.reshape(sequences, (-1, sequences.shape[-1]))
+    xw = ops.matmul(flat, kernel)
+    if input_bias is not None:
+        xw = xw + input_bias
+    xw = ops.reshape(xw, (steps, batch, xw.shape[-1]))
+    if mask is not None:
+        mask = ops.expand_dims(ops.transpose(ops.cast(mask, xw.dtype)), -1)
+        if go_backwards:
+            mask = ops.flip(mask, 0)
+    return xw, mask
+
+
 def as_state_list(states):
     """Cells receive states as a list, or as a bare tensor for one state."""
     return list(states) if isinstance(states, (list, tuple)) else [states]
@@ -283,44 +312,29 @@ class RecurrentLayer(keras.layers.RNN):
 
     def run_sharded(self, loop, sequences, initial_state, mask, training, kernel):
         """The fast path's result: `loop(sequences, mask, *states)` per batch
-        shard (see `fast_tf.sharded`), after input dropout.
+        shard (see `fast.sharding.sharded`), after input dropout.
 
         `loop` projects its shard's inputs itself and returns what
         `inner_loop` does (`pack_outputs`); `kernel` is the recurrent kernel.
         """
-        from textlstm.layers import fast_tf
-
         cell = self.cell
         if training and 0.0 < cell.dropout < 1.0:
             # One mask for the whole batch, before it is split.
             dropout_mask = cell.get_dropout_mask(sequences[:, 0, :])
             sequences = sequences * ops.expand_dims(dropout_mask, 1)
         inputs = [sequences, mask, *initial_state]
-        return fast_tf.sharded(loop, inputs, kernel)
+        return sharded(loop, inputs, kernel)
 
     def input_projection(self, sequences, mask, input_bias):
         """`x W + b` for every step at once, time-major, with the mask.
 
         Returns `(xw, mask)`: `(time, batch, gates * units)` and a float
-        `(time, batch, 1)` mask or None, both reversed for `go_backwards`.
+        `(time, batch, 1)` mask or None, both reversed for `go_backwards`
+        (`time_major_projection` with the cell's kernel).
         """
-        cell = self.cell
-        # Time-major first (the inputs are narrower than the projections),
-        # then one 2D matmul: a 3D matmul would broadcast the kernel.
-        sequences = ops.transpose(sequences, (1, 0, 2))
-        if self.go_backwards:
-            sequences = ops.flip(sequences, 0)
-        steps, batch = ops.shape(sequences)[0], ops.shape(sequences)[1]
-        flat = ops.reshape(sequences, (-1, sequences.shape[-1]))
-        xw = ops.matmul(flat, cell.kernel)
-        if input_bias is not None:
-            xw = xw + input_bias
-        xw = ops.reshape(xw, (steps, batch, xw.shape[-1]))
-        if mask is not None:
-            mask = ops.expand_dims(ops.transpose(ops.cast(mask, xw.dtype)), -1)
-            if self.go_backwards:
-                mask = ops.flip(mask, 0)
-        return xw, mask
+        return time_major_projection(
+            sequences, mask, self.cell.kernel, input_bias, self.go_backwards
+        )
 
     def pack_outputs(self, hs, states, mask):
         """Turn the carried states `hs` into what `inner_loop` returns.

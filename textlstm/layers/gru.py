@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from textlstm.layers.base import RecurrentCell, RecurrentLayer, as_state_list
+from textlstm.layers.fast.gru import gru as fast_gru
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -203,6 +204,7 @@ class GRU(RecurrentLayer):
 
     cell_class = GRUCell
 
+    # One piece: Keras' GRU signature, every argument handed on by name.
     def __init__(
         self,
         units,
@@ -273,8 +275,6 @@ class GRU(RecurrentLayer):
         cell = self.cell
         if not (cell.reset_after and self.fast_path_applies(sequences, training)):
             return None
-        from textlstm.layers import fast_tf
-
         input_bias = recurrent_bias = None
         if cell.use_bias:
             input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
@@ -285,7 +285,7 @@ class GRU(RecurrentLayer):
 
         def loop(sequences, mask, h0):
             xw, mask = self.input_projection(sequences, mask, input_bias)
-            hs = fast_tf.gru(xw, h0, recurrent_kernel, recurrent_bias, mask)
+            hs = fast_gru(xw, h0, recurrent_kernel, recurrent_bias, mask)
             return self.pack_outputs(hs, [hs[-1]], mask)
 
         return self.run_sharded(

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from textlstm.layers.base import RecurrentCell, RecurrentLayer, as_state_list
+from textlstm.layers.fast.lstm import lstm as fast_lstm
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -204,9 +205,10 @@ class LSTM(RecurrentLayer):
     cell_class = LSTMCell
     #: Constructor arguments of `cell_class` beyond `LSTMCell`'s.
     cell_options = ()
-    #: Which recurrence of `fast_tf.lstm` computes this cell's.
+    #: Which recurrence of `fast.lstm.lstm` computes this cell's.
     fast_variant = "lstm"
 
+    # One piece: Keras' LSTM signature, every argument handed on by name.
     def __init__(
         self,
         units,
@@ -276,25 +278,23 @@ class LSTM(RecurrentLayer):
         return self.cell.unit_forget_bias
 
     def fast_options(self):
-        """The variant's own weights `fast_tf.lstm` takes, as keywords."""
+        """The variant's own weights `fast.lstm.lstm` takes, as keywords."""
         return {}
 
     def fast_projection(self, sequences, mask):
-        """`(xw, mask)` for `fast_tf.lstm`: `RecurrentLayer.input_projection`
+        """`(xw, mask)` for `fast.lstm.lstm`: `RecurrentLayer.input_projection`
         with the cell's bias."""
         return self.input_projection(sequences, mask, self.cell.bias)
 
     def fast_loop(self, sequences, initial_state, mask, training):
         if not self.fast_path_applies(sequences, training):
             return None
-        from textlstm.layers import fast_tf
-
         recurrent_kernel = ops.convert_to_tensor(self.cell.recurrent_kernel)
         options = self.fast_options()
 
         def loop(sequences, mask, h0, c0):
             xw, mask = self.fast_projection(sequences, mask)
-            hs, cs = fast_tf.lstm(
+            hs, cs = fast_lstm(
                 xw,
                 h0,
                 c0,

@@ -5,6 +5,7 @@ import keras
 from keras import ops
 
 from textlstm.layers.base import RecurrentCell, RecurrentLayer, as_state_list
+from textlstm.layers.fast.simple_rnn import simple_rnn as fast_simple_rnn
 
 
 @keras.saving.register_keras_serializable(package="textlstm")
@@ -240,14 +241,12 @@ class SimpleRNN(RecurrentLayer):
     def fast_loop(self, sequences, initial_state, mask, training):
         if not self.fast_path_applies(sequences, training):
             return None
-        from textlstm.layers import fast_tf
-
         bias = self.cell.bias
         recurrent_kernel = ops.convert_to_tensor(self.cell.recurrent_kernel)
 
         def loop(sequences, mask, h0):
             xw, mask = self.input_projection(sequences, mask, bias)
-            hs = fast_tf.simple_rnn(xw, h0, recurrent_kernel, mask)
+            hs = fast_simple_rnn(xw, h0, recurrent_kernel, mask)
             return self.pack_outputs(hs, [hs[-1]], mask)
 
         return self.run_sharded(

@@ -12,6 +12,7 @@ import keras
 from keras import ops
 
 from textlstm.layers.base import as_state_list
+from textlstm.layers.fast.lstm import block_norm
 from textlstm.layers.lstm import LSTM, LSTMCell
 
 
@@ -348,11 +349,9 @@ class LayerNormLSTM(LSTM):
         return {"norms": norms, "epsilon": cell.epsilon}
 
     def fast_projection(self, sequences, mask):
-        from textlstm.layers import fast_tf
-
         cell = self.cell
         xw, mask = self.input_projection(sequences, mask, None)
-        xw = fast_tf.block_norm(xw, 4, cell.epsilon)[0] * cell.kernel_norm_gamma
+        xw = block_norm(xw, 4, cell.epsilon)[0] * cell.kernel_norm_gamma
         if cell.use_bias:
             xw = xw + cell.bias
         return xw, mask
