@@ -89,7 +89,8 @@ def cli():
     "--resume",
     is_flag=True,
     help="Continue the run in --run-dir (default: the latest run of the config) "
-    "from its last checkpoint.",
+    "from its last checkpoint. Options given again must equal the run's own; "
+    "only --epochs and --deterministic may change.",
 )
 @click.option("--seed", type=int, help="Same as --set train.seed=N.")
 @click.option(
