@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 
 import click
 
 from textlstm.cli.common import handle_errors, import_tensorflow_quietly
-
-
-def _stop(signum, frame):
-    raise KeyboardInterrupt
-
-
-class _BadInput(click.ClickException):
-    """A one-line error with exit code 2 (bad run folder, version, ...)."""
-
-    exit_code = 2
+from textlstm.export import VerificationError, export_saved_models, verify_export
 
 
 @click.command()
@@ -91,54 +81,44 @@ def export(
     if check_path is not None:
         if run_dir is not None or out is not None:
             raise click.UsageError("--check PATH takes no RUN_DIR and no --out")
-        import_tensorflow_quietly()
-        from textlstm.export import ExportError, verify_export
-
-        try:
-            report = verify_export(check_path)
-        except ExportError as error:
-            raise _BadInput(str(error)) from None
-        _print_report(report, as_json)
-        sys.exit(0 if report.ok else 1)
+        _check(check_path, as_json)
     if run_dir is None or out is None:
         raise click.UsageError("give RUN_DIR and --out DIR (or --check PATH)")
-
     import_tensorflow_quietly()
-    from textlstm.export import ExportError, VerificationError, export_saved_model
-
-    targets = ["cpu", "gpu", "tpu"] if target == "all" else [target]
-    if target == "all" and version is not None:
-        # Refuse before writing any: not a cpu export left behind a gpu clash.
-        for name in targets:
-            if (out / name / str(version)).exists():
-                raise _BadInput(
-                    f"{out / name / str(version)} already exists "
-                    "(choose another --version)"
+    results = export_saved_models(
+        run_dir,
+        out,
+        target=target,
+        version=version,
+        verify=not no_verify,
+        tpu_batch_size=tpu_batch_size,
+        log=_log,
+    )
+    try:
+        for result in results:
+            if result.report is not None:
+                _print_report(result.report, as_json)
+            if not as_json:
+                click.echo(
+                    f"Exported {result.path} (target {result.target}, "
+                    f"version {result.version})"
                 )
-    for name in targets:
-        base = out / name if target == "all" else out
-        try:
-            result = export_saved_model(
-                run_dir,
-                base,
-                target=name,
-                version=version,
-                verify=not no_verify,
-                tpu_batch_size=tpu_batch_size,
-                log=lambda message: click.echo(message, err=True),
-            )
-        except ExportError as error:
-            raise _BadInput(str(error)) from None
-        except VerificationError as error:
-            _print_report(error.report, as_json)
-            click.echo(f"Error: {error} (nothing was written)", err=True)
-            sys.exit(1)
-        if result.report is not None:
-            _print_report(result.report, as_json)
-        if not as_json:
-            click.echo(
-                f"Exported {result.path} (target {name}, version {result.version})"
-            )
+    except VerificationError as error:
+        _print_report(error.report, as_json)
+        click.echo(f"Error: {error} (nothing was written)", err=True)
+        sys.exit(1)
+
+
+def _check(path: Path, as_json: bool) -> None:
+    """`--check PATH`: print the verification; exit 0 if it passed, else 1."""
+    import_tensorflow_quietly()
+    report = verify_export(path)
+    _print_report(report, as_json)
+    sys.exit(0 if report.ok else 1)
+
+
+def _log(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _print_report(report, as_json: bool) -> None:
@@ -189,39 +169,17 @@ def serve(export_base, host, port, model_name, policy, poll_seconds):
         http://127.0.0.1:8501/v1/models/quickstart:predict
     """
     import_tensorflow_quietly()
-    from textlstm.serving import make_server
+    from textlstm import serving  # heavy: TensorFlow
 
-    try:
-        server = make_server(
-            export_base,
-            host=host,
-            port=port,
-            model_name=model_name,
-            policy=policy,
-            poll_seconds=poll_seconds,
-            log=lambda message: click.echo(message, err=True),
-        )
-    except ValueError as error:
-        raise _BadInput(str(error)) from None
-    name = server.repository.name
-    versions = ", ".join(map(str, server.repository.versions()))
-    click.echo(
-        f"Serving {name} (versions {versions}) at "
-        f"http://{host}:{server.port}/v1/models/{name}  (Ctrl-C to stop)",
-        err=True,
+    serving.serve(
+        export_base,
+        host=host,
+        port=port,
+        model_name=model_name,
+        policy=policy,
+        poll_seconds=poll_seconds,
+        log=_log,
     )
-    # Ctrl-C (SIGINT) and SIGTERM (docker stop, kubernetes) both stop the
-    # server, even where the parent started it with SIGINT ignored (a
-    # background job of a non-interactive shell).
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _stop)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-    click.echo("Stopped.", err=True)
     # Nothing is left to write; skip the interpreter's teardown, where
     # TensorFlow sometimes aborts ("terminate called ... exception not
     # rethrown", exit -6) while it destroys a loaded SavedModel's threads.

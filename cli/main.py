@@ -38,6 +38,8 @@ from textlstm.config import (
     load_config,
     validate_config,
 )
+from textlstm.errors import ExportError
+from textlstm.export import resolve_export
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -276,8 +278,6 @@ def predict(run_dir, texts, input_file, as_json, batch_size):
     """
     lines = read_texts(texts, input_file)
     if not (run_dir / "model.keras").is_file():
-        from textlstm.export import ExportError, resolve_export
-
         try:
             resolve_export(run_dir)
         except ExportError:

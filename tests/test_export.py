@@ -1,8 +1,9 @@
 """Tests of `textlstm export` and of `textlstm predict` on an export: the
 TensorFlow Serving layout, the signatures, parity with the Keras model in a
 fresh TensorFlow-only process on edge-case texts, the op audit of each
-target, XLA compilation of `tpu_func` on CPU, versions and atomic writes,
-`--check`, and the command's messages and exit codes.
+target, XLA compilation of `tpu_func` on CPU, versions and atomic writes
+(an export killed by SIGKILL included), `--check`, and the command's
+messages and exit codes.
 
 The tiny run and its three exports (`textlstm export --target all`, in a
 real process) are built once per session in `conftest.py`.
@@ -13,9 +14,11 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,8 @@ from click.testing import CliRunner
 from textlstm import export as export_lib
 from textlstm.cli.main import cli
 from textlstm.export import Check, ExportError, VerificationReport
+from textlstm.export import publish as publish_lib
+from textlstm.export.verify.fresh_process import PROBE
 
 TARGETS = ("cpu", "gpu", "tpu")
 CLASS_NAMES = ["neg", "pos"]
@@ -671,7 +676,9 @@ def test_a_failed_write_leaves_no_folder_and_keeps_the_old_version(
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(export_lib, "_write_extras", disk_full)
+    from textlstm.export import extras as extras_lib
+
+    monkeypatch.setattr(extras_lib, "write_extras", disk_full)
     result = invoke("export", exports.run, "--out", base, "--no-verify")
     assert result.exit_code == 1
     assert result.output.splitlines()[-1] == (
@@ -696,7 +703,7 @@ def test_a_failed_verification_publishes_nothing(exports, tmp_path, monkeypatch)
             max_abs_diff={"serving_default": 0.03},
         )
 
-    monkeypatch.setattr(export_lib, "verify_export", drifted)
+    monkeypatch.setattr(publish_lib, "verify_export", drifted)
     result = invoke("export", exports.run, "--out", base)
     assert result.exit_code == 1
     lines = result.output.splitlines()
@@ -707,6 +714,77 @@ def test_a_failed_verification_publishes_nothing(exports, tmp_path, monkeypatch)
         "(nothing was written)"
     )
     assert list(base.iterdir()) == []
+
+
+def children(pid: int) -> dict[int, bytes]:
+    """The live child processes of `pid` and their command lines (/proc)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == pid and running(int(entry.name)):
+                found[int(entry.name)] = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue  # it ended meanwhile
+    return found
+
+
+def running(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie (dead, not yet reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_killed_export_takes_its_probe_along_and_the_next_cleans_up(
+    export_run, tmp_path
+):
+    """SIGKILL during verification: the probe dies with the export, every
+    temporary file (AutoGraph's included) is in the export's `.tmp-<pid>-*`
+    workspace, and the next export removes it and publishes version 1."""
+    out, system_tmp = tmp_path / "reviews", tmp_path / "tmp"
+    system_tmp.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "textlstm.cli.main", "export", export_run, "--out", out],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TMPDIR": str(system_tmp)},
+    )
+    script = str(PROBE).encode()
+    try:
+        deadline = time.monotonic() + 300
+        probes = []
+        while not probes and process.poll() is None and time.monotonic() < deadline:
+            probes = [p for p, cmd in children(process.pid).items() if script in cmd]
+            time.sleep(0.05)
+        assert len(probes) == 1, "the export never started its probe"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    deadline = time.monotonic() + 5
+    while running(probes[0]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not running(probes[0])
+    (workspace,) = out.iterdir()
+    assert workspace.name.startswith(f".tmp-{process.pid}-1-")
+    # It died at once: a probe left running would have finished its report.
+    assert not (workspace / "scratch" / "probe.json").exists()
+    assert list(system_tmp.iterdir()) == []
+    assert list((workspace / "scratch" / "tmp").glob("__autograph_generated_*"))
+
+    result = invoke("export", export_run, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        f"Exported {out / '1'} (target cpu, version 1)"
+    )
+    assert [p.name for p in out.iterdir()] == ["1"]
+    report = json.loads((out / "1" / "assets.extra" / "verification.json").read_text())
+    assert report["ok"]
 
 
 # --------------------------------------------------------------------------- #
@@ -771,6 +849,18 @@ def test_usage_errors_name_the_problem_in_one_line(exports, tmp_path):
         result = invoke(*args)
         assert (result.exit_code, result.output) == (2, message + "\n"), args
     assert not out.exists()
+
+
+def test_importing_the_export_package_imports_no_tensorflow():
+    """`predict` resolves an export path before TensorFlow is imported."""
+    code = (
+        "import sys, textlstm.export, textlstm.export.verify; "
+        "print(','.join(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "")
 
 
 @pytest.mark.parametrize("command", ["export", "serve"])
@@ -845,12 +935,12 @@ def test_fixed_shape_rows_drop_their_padding_then_truncate_like_the_vectorizer(
     length from the side the vectorizer cuts."""
     import tensorflow as tf
 
-    from textlstm.export import _run_fixed_shape
+    from textlstm.export.targets import run_fixed_shape
 
     @tf.function(input_signature=[tf.TensorSpec([2, 3], tf.int32)])
     def echo(token_ids):
         return {"probabilities": tf.cast(token_ids, tf.float32)}
 
     ids = tf.constant([[0, 0, 5, 6, 7, 0], [8, 0, 0, 0, 0, 0], [1, 2, 0, 3, 4, 0]])
-    rows = _run_fixed_shape(echo, ids, truncation)
+    rows = run_fixed_shape(echo, ids, truncation)
     assert rows.numpy().astype(int).tolist() == expected

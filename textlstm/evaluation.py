@@ -31,6 +31,7 @@ import numpy as np
 
 from textlstm.config import explicit_values
 from textlstm.errors import DataError
+from textlstm.export import load_export_predictor
 from textlstm.runs import atomic_path, read_run
 
 __all__ = [
@@ -258,8 +259,6 @@ def predict_texts(
             encoded = [text.encode("utf-8", errors="replace") for text in chunk]
             return np.asarray(model.predict_on_batch(np.array(encoded, dtype=object)))
     else:
-        from textlstm.export import load_export_predictor  # heavy: TensorFlow
-
         predictor = load_export_predictor(path, batch_size=batch_size)
 
         def probabilities_of(chunk):

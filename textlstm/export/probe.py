@@ -7,22 +7,58 @@ imports Keras as a side effect of `import tensorflow`, and this process must
 prove that the SavedModel needs neither. It imports only the standard
 library, NumPy and TensorFlow.
 
-Usage: python -I _export_probe.py EXPORT_DIR SAMPLES_JSON REPORT_JSON
+Usage: python -I probe.py EXPORT_DIR SAMPLES_JSON REPORT_JSON [--parent PID]
 
 Writes REPORT_JSON: the signatures' specs, the outputs on the samples, the
 op audit of every function in the MetaGraph, and the XLA compilation of the
 `tpu_func` alias when there is one.
+
+With `--parent PID` the probe dies with its parent, even when the parent is
+killed with SIGKILL: on Linux by `PR_SET_PDEATHSIG`, and everywhere when its
+stdin (a pipe the parent holds open) reaches end of file.
 """
 
+import contextlib
+import ctypes
+import os
+import signal
 import sys
+import threading
 
 if __name__ == "__main__":  # only as a script: importing it must not poison others
     for _blocked in ("keras", "tf_keras", "textlstm"):
         sys.modules[_blocked] = None  # `import keras` now raises ImportError
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent: int) -> None:
+    """Exit when process `parent` (the verifying export) ends, however."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass  # the stdin watch below still ends the probe
+    threading.Thread(target=_exit_at_end_of_stdin, daemon=True).start()
+    if os.getppid() != parent:  # it died before the death signal was set
+        os._exit(1)
+
+
+def _exit_at_end_of_stdin() -> None:
+    # os.read, not sys.stdin: a daemon thread blocked in a buffered reader
+    # can abort the interpreter's shutdown.
+    with contextlib.suppress(OSError):
+        while os.read(0, 65536):
+            pass
+    os._exit(1)
+
+
+if __name__ == "__main__" and "--parent" in sys.argv:
+    die_with_parent(int(sys.argv[sys.argv.index("--parent") + 1]))
+
 import base64  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import traceback  # noqa: E402
 
 import numpy as np  # noqa: E402

@@ -1,0 +1,142 @@
+"""The SavedModel writer: a run's text model -> the TensorFlow Serving graph.
+
+Only what the graph needs is tracked: the vectorizer (its lookup table) and
+the classifier's variables, not the Keras model itself, whose traced
+train/predict functions would be saved along. Both signatures call the
+target's token function (`targets.token_function`); the recurrent fast path
+is traced as plain TensorFlow ops (`fast_path_options(xla=False)`).
+
+Imports TensorFlow: used only while an export is written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from textlstm.errors import ExportError
+from textlstm.export.targets import target_tracing, token_function
+from textlstm.layers.fast.compile import fast_path_options
+from textlstm.runs import Run
+from textlstm.text import write_vocabulary
+
+__all__ = ["model_parts", "write_saved_model"]
+
+
+def model_parts(text_model):
+    """The vectorizer layer and the token classifier of a text model."""
+    classifier = text_model.get_layer("classifier")
+    vectorizer = next(
+        layer for layer in text_model.layers if hasattr(layer, "get_vocabulary")
+    )
+    return vectorizer, classifier
+
+
+def write_saved_model(
+    text_model,
+    run: Run,
+    folder: Path,
+    *,
+    target: str,
+    tpu_batch_size: int | None,
+    scratch: Path,
+) -> dict:
+    """Write the SavedModel of `target` to `folder`.
+
+    Args:
+        text_model: The run's end-to-end model (strings -> probabilities).
+        run: The run folder (its class names and config).
+        folder: The (new) SavedModel folder.
+        target: `"cpu"`, `"gpu"` or `"tpu"`.
+        tpu_batch_size: Static batch of `tpu_func` (default the config's
+            `train.batch_size`).
+        scratch: A folder for the files saved along (the vocabulary asset).
+
+    Returns:
+        The fields `export.json` adds for this target.
+    """
+    vectorizer, classifier = model_parts(text_model)
+    heads = _heads(_class_names(run, classifier))
+    batch_size = int(tpu_batch_size or run.config["train"]["batch_size"])
+    tokens = token_function(
+        target, classifier, vectorizer, heads, batch_size=batch_size
+    )
+    module = _module(vectorizer, classifier, scratch / "vocab.txt")
+    for name, function in tokens.functions.items():
+        setattr(module, name, function)
+    serve_text, serve_tokens = _serving_functions(vectorizer, tokens.classify)
+    with fast_path_options(xla=False), target_tracing(target, classifier) as traced:
+        for function in tokens.functions.values():
+            function.get_concrete_function()
+        signatures = {
+            "serving_default": serve_text.get_concrete_function(),
+            "serve_tokens": serve_tokens.get_concrete_function(),
+        }
+        module.serve_text, module.serve_tokens = serve_text, serve_tokens
+        # Still inside the block: saving traces the custom gradients.
+        tf.saved_model.save(
+            module,
+            str(folder),
+            signatures=signatures,
+            options=tf.saved_model.SaveOptions(**tokens.options),
+        )
+    return {**tokens.info, **traced}
+
+
+def _class_names(run: Run, classifier) -> list[str]:
+    class_names = list(run.class_names)
+    num_classes = int(classifier.output.shape[-1])
+    if len(class_names) != num_classes:
+        raise ExportError(
+            f"run.json has {len(class_names)} class names, the model {num_classes} "
+            "outputs"
+        )
+    return class_names
+
+
+def _heads(class_names: list[str]):
+    """`(scored, labelled)`: probabilities -> the outputs without and with
+    the `label` strings (kept out of the `tpu_func` alias)."""
+    names = tf.constant(class_names, tf.string)
+
+    def scored(probabilities):
+        probabilities = tf.cast(probabilities, tf.float32)
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {"probabilities": probabilities, "label_id": label_id}
+
+    def labelled(probabilities):
+        outputs = scored(probabilities)
+        return {**outputs, "label": tf.gather(names, outputs["label_id"])}
+
+    return scored, labelled
+
+
+def _module(vectorizer, classifier, vocabulary: Path) -> tf.Module:
+    """The module saved: the vectorizer, the classifier's variables and the
+    vocabulary asset (line i = token id i, for `serve_tokens` clients)."""
+    write_vocabulary(vectorizer, vocabulary)
+    module = tf.Module(name="textlstm_export")
+    module.vectorizer = vectorizer
+    module.classifier_variables = list(classifier.variables)
+    module.vocabulary = tf.saved_model.Asset(str(vocabulary))
+    return module
+
+
+def _serving_functions(vectorizer, classify):
+    """The functions of `serving_default` (text) and `serve_tokens` (ids)."""
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None], tf.string, "text")], autograph=False
+    )
+    def serve_text(text):
+        return classify(vectorizer(text))
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None], tf.int64, "token_ids")],
+        autograph=False,
+    )
+    def serve_tokens(token_ids):
+        return classify(token_ids)
+
+    return serve_text, serve_tokens

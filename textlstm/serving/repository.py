@@ -1,0 +1,162 @@
+"""The loaded versions of a model base, kept up to date as TF Serving does."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow.core.protobuf import saved_model_pb2
+
+from textlstm.export.versions import version_numbers
+from textlstm.serving.rest import RequestError
+
+__all__ = ["ModelRepository", "Servable"]
+
+
+class Servable:
+    """One loaded version: the SavedModel and its signature specs."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.loaded = tf.saved_model.load(str(path))
+        self.signatures = dict(self.loaded.signatures)
+        self.input_specs = {
+            name: dict(function.structured_input_signature[1])
+            for name, function in self.signatures.items()
+        }
+        self._metadata = None
+
+    def metadata(self) -> dict:
+        """The SignatureDefMap as TF Serving's JSON prints it."""
+        if self._metadata is None:
+            saved_model = saved_model_pb2.SavedModel()
+            saved_model.ParseFromString((self.path / "saved_model.pb").read_bytes())
+            signature_defs = saved_model.meta_graphs[0].signature_def
+            self._metadata = {
+                key: _message_to_dict(value) for key, value in signature_defs.items()
+            }
+        return self._metadata
+
+
+def _message_to_dict(message) -> dict:
+    # TF Serving prints proto field names and default values.
+    try:
+        return json_format.MessageToDict(
+            message,
+            preserving_proto_field_name=True,
+            always_print_fields_with_no_presence=True,
+        )
+    except TypeError:  # protobuf < 5
+        return json_format.MessageToDict(
+            message,
+            preserving_proto_field_name=True,
+            including_default_value_fields=True,
+        )
+
+
+class ModelRepository:
+    """The loaded versions of one model base folder, kept up to date.
+
+    Args:
+        base: The model base folder (`OUT` of `textlstm export --out OUT`).
+        name: The model name in URLs.
+        policy: `"latest"` (TF Serving's default: only the largest version)
+            or `"all"` (every version folder).
+        log: Called with one-line messages (versions loaded, unloaded).
+    """
+
+    def __init__(
+        self,
+        base: str | os.PathLike,
+        name: str,
+        policy: str = "latest",
+        log: Callable[[str], None] | None = None,
+    ):
+        if policy not in ("latest", "all"):
+            raise ValueError(f"policy: {policy!r} is not one of latest, all")
+        self.base = Path(base)
+        self.name = name
+        self.policy = policy
+        self.log = log or (lambda message: None)
+        self._servables: dict[int, Servable] = {}
+        self._failed: dict[int, str] = {}
+        self._lock = threading.Lock()
+
+    def wanted_versions(self) -> list[int]:
+        """Version folders (with a saved_model.pb) the policy asks for."""
+        versions = version_numbers(self.base, complete=True)
+        return versions[-1:] if self.policy == "latest" else versions
+
+    def refresh(self) -> None:
+        """Load new versions and unload those the policy no longer wants.
+
+        A version that fails to load is reported (`END` in the status) and
+        the version served so far stays until a wanted one loads.
+        """
+        wanted = self.wanted_versions()
+        for version in wanted:
+            if version in self._servables or version in self._failed:
+                continue
+            try:
+                servable = Servable(self.base / str(version))
+            except Exception as error:  # a broken folder must not stop serving
+                self._failed[version] = f"{type(error).__name__}: {error}"
+                self.log(f"version {version} failed to load: {self._failed[version]}")
+                continue
+            with self._lock:
+                self._servables[version] = servable
+            self.log(f"loaded {self.name} version {version}")
+        with self._lock:
+            stale = [v for v in self._servables if v not in wanted]
+            if wanted and stale and not any(v in self._servables for v in wanted):
+                # As TF Serving's availability-preserving policy: a new
+                # version that fails to load does not take down the one
+                # being served.
+                stale.remove(max(stale))
+            for version in stale:
+                del self._servables[version]
+                self.log(f"unloaded {self.name} version {version}")
+
+    def versions(self) -> list[int]:
+        with self._lock:
+            return sorted(self._servables)
+
+    def get(self, version: int | None) -> tuple[int, Servable]:
+        """The servable of `version` (the latest if None), or a 404 error."""
+        with self._lock:
+            if version is None:
+                if not self._servables:
+                    raise RequestError(
+                        f"Servable not found for request: Latest({self.name})", 404
+                    )
+                version = max(self._servables)
+            servable = self._servables.get(version)
+        if servable is None:
+            raise RequestError(
+                f"Servable not found for request: Specific({self.name}, {version})",
+                404,
+            )
+        return version, servable
+
+    def status(self, version: int | None) -> list[dict]:
+        def entry(v, state, code="OK", message=""):
+            return {
+                "version": str(v),
+                "state": state,
+                "status": {"error_code": code, "error_message": message},
+            }
+
+        if version is not None:
+            if version in self._failed:
+                return [entry(version, "END", "UNKNOWN", self._failed[version])]
+            self.get(version)
+            return [entry(version, "AVAILABLE")]
+        found = [entry(v, "AVAILABLE") for v in self.versions()]
+        found += [entry(v, "END", "UNKNOWN", m) for v, m in self._failed.items()]
+        if not found:
+            raise RequestError(f"Could not find any versions of model {self.name}", 404)
+        return sorted(found, key=lambda e: -int(e["version"]))
