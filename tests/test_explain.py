@@ -391,7 +391,7 @@ def test_quickstart_completeness_within_one_percent(quickstart_explanations):
 def test_quickstart_top_token_is_the_deciding_word(quickstart_explanations):
     """The explanation explains: the deciding opinion word is the token with
     the largest attribution in >= 90% of the hand-written reviews (96 of 96
-    measured; 80 of 96 before the preset's `recurrent_l2`, see README)."""
+    measured; 80 of 96 before the preset's `recurrent_l2`, see docs/explain.md)."""
     reviews, explanations = quickstart_explanations
     hits = [
         e.top_tokens(1)[0][0] == r["deciding"] for r, e in zip(reviews, explanations)

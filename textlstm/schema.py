@@ -72,6 +72,7 @@ class Option:
 
 _O = Option
 _FILE_SOURCES = ("csv", "tsv", "jsonl")
+#: The recurrent cells of `model.cell`.
 CELLS = ("lstm", "gru", "peephole_lstm", "layernorm_lstm", "cifg_lstm", "simple_rnn")
 #: The cells Keras ships too, for `model.impl: keras`.
 KERAS_CELLS = ("lstm", "gru", "simple_rnn")

@@ -33,6 +33,7 @@ DEFAULT_TOLERANCE = 0.002
 #: Units of the last recurrent layer shown one by one.
 DEFAULT_TOP_UNITS = 4
 
+#: What integrated gradients integrate from (said in every explanation).
 BASELINE = (
     "zero embedding: every token's embedding vector set to 0, same length "
     "and same mask as the text"

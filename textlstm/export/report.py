@@ -25,8 +25,11 @@ __all__ = [
     "VerificationReport",
 ]
 
+#: The SavedModel targets of `textlstm export --target`.
 TARGETS = ("cpu", "gpu", "tpu")
+#: The signatures every export has.
 SIGNATURES = ("serving_default", "serve_tokens")
+#: The function alias of the fixed-shape, XLA-compilable token function.
 TPU_ALIAS = "tpu_func"
 #: Largest difference allowed between the export and the Keras model.
 TOLERANCE = 1e-5
