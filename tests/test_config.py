@@ -1,7 +1,5 @@
 """Tests of `textlstm.config`: defaults, presets, overrides and error messages."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -301,14 +299,3 @@ def test_schema_defaults_are_the_default_config():
     for section in SCHEMA:
         assert schema.defaults(section) == default_config()[section]
     assert SCHEMA is schema.SCHEMA
-
-
-def test_importing_config_imports_no_tensorflow():
-    code = (
-        "import sys, textlstm.config; "
-        "print([m for m in ('tensorflow', 'keras') if m in sys.modules])"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
-    assert result.stdout.strip() == "[]"

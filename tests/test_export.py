@@ -851,18 +851,6 @@ def test_usage_errors_name_the_problem_in_one_line(exports, tmp_path):
     assert not out.exists()
 
 
-def test_importing_the_export_package_imports_no_tensorflow():
-    """`predict` resolves an export path before TensorFlow is imported."""
-    code = (
-        "import sys, textlstm.export, textlstm.export.verify; "
-        "print(','.join(m for m in ('tensorflow', 'keras') if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
-    )
-    assert (result.returncode, result.stdout.strip()) == (0, "")
-
-
 @pytest.mark.parametrize("command", ["export", "serve"])
 def test_help_has_examples(command):
     result = invoke(command, "--help")

@@ -114,9 +114,22 @@ def test_no_import_cycle_between_textlstm_modules():
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
-@pytest.mark.parametrize(
-    "module", ["textlstm.runs", "textlstm.config", "textlstm.errors"]
-)
+#: Modules that must load without TensorFlow: the config and the run folder
+#: (so config errors and `read_run` answer at once), the export package (so
+#: `predict` can tell an export from a run before importing TensorFlow), and
+#: the command line itself.
+LIGHT_MODULES = [
+    "textlstm.errors",
+    "textlstm.config",
+    "textlstm.schema",
+    "textlstm.runs",
+    "textlstm.export",
+    "textlstm.export.verify",
+    "textlstm.cli.main",
+]
+
+
+@pytest.mark.parametrize("module", LIGHT_MODULES)
 def test_light_modules_import_no_tensorflow(module):
     code = (
         f"import sys, {module}; "
