@@ -56,6 +56,10 @@ EDGE_TEXTS = [
     "\x1b[31mred\x1b[0m \x7f \x08",
 ]
 INVALID_UTF8 = [b"\xff\xfe\xfd", b"ok \xc3\x28 broken"]
+#: Unicode spaces web text carries (standardizer version 2 splits on each),
+#: and how many word salads are repeated with them.
+UNICODE_SPACES = ["\u00a0", "\u2003", "\u3000", "\u202f", "\u2028", "\u1680"]
+SPACED = 10
 
 # Runs in `python -I` with Keras and textlstm blocked: what a TF Serving
 # process can do with the export, TensorFlow alone.
@@ -196,7 +200,10 @@ def reference(export_run):
     salads = [
         " ".join(rng.choice(words, size=int(rng.integers(1, 50)))) for _ in range(100)
     ]
-    texts = [t.encode("utf-8") for t in salads + EDGE_TEXTS] + INVALID_UTF8
+    # The first salads again with every space a Unicode separator: the
+    # export must split on them exactly as on ASCII spaces.
+    spaced = [t.replace(" ", sp) for sp in UNICODE_SPACES for t in salads[:SPACED]]
+    texts = [t.encode("utf-8") for t in salads + EDGE_TEXTS + spaced] + INVALID_UTF8
     batch = tf.constant(texts, tf.string)
     ids = np.asarray(vectorizer(batch))
     # serve_tokens takes any [N, M]: shorter rows and longer zero-padded ones.
@@ -373,11 +380,25 @@ def test_fresh_process_matches_keras_on_edge_case_texts(fresh, reference, target
     found = fresh[target]["serving_default"]
     probabilities = np.asarray(found["probabilities"])
     expected = reference["probabilities"]
-    assert len(reference["texts"]) == 117
-    assert probabilities.shape == expected.shape == (117, 2)
+    assert len(reference["texts"]) == 117 + SPACED * len(UNICODE_SPACES)
+    assert probabilities.shape == expected.shape == (len(reference["texts"]), 2)
     assert np.abs(probabilities - expected).max() <= TOLERANCE
     assert found["label_id"] == expected.argmax(-1).tolist()
     assert found["label"] == [CLASS_NAMES[i] for i in found["label_id"]]
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_unicode_spaces_change_no_exported_prediction(fresh, reference, target):
+    found = fresh[target]["serving_default"]
+    probabilities = np.asarray(found["probabilities"])
+    start = 100 + len(EDGE_TEXTS)
+    for number in range(len(UNICODE_SPACES)):
+        rows = slice(start + number * SPACED, start + (number + 1) * SPACED)
+        # Same token ids; other rows of the batch (GEMM tiling may differ).
+        np.testing.assert_allclose(
+            probabilities[rows], probabilities[:SPACED], atol=1e-6
+        )
+        assert found["label_id"][rows] == found["label_id"][:SPACED]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -385,7 +406,8 @@ def test_fresh_process_serve_tokens_matches_keras_at_any_width(
     fresh, reference, target
 ):
     found = fresh[target]["serve_tokens"]
-    assert [np.shape(batch) for batch in found] == [(117, 2)] * 3
+    count = len(reference["texts"])
+    assert [np.shape(batch) for batch in found] == [(count, 2)] * 3
     for got, expected in zip(found, reference["token_probabilities"]):
         assert np.abs(np.asarray(got) - expected).max() <= TOLERANCE
 

@@ -94,3 +94,29 @@ def test_readme_examples_give_the_labels_it_states(quickstart_run):
     examples = readme_examples()
     labels = predicted_labels(quickstart_run, [text for text, _ in examples])
     assert labels == [label for _, label in examples]
+
+
+#: Unicode spaces and separators that web text carries (RE2's `\s` matches
+#: none of them; standardizer version 2 splits words on each).
+UNICODE_SPACES = ["\u00a0", "\u2003", "\u3000", "\u202f", "\u2028", "\u1680"]
+
+
+def test_unicode_spaces_change_no_prediction_of_in_vocabulary_sentences(
+    quickstart_run,
+):
+    """300 sentences in the model's vocabulary: the hand-written reviews and
+    synthetic test reviews, every ASCII space replaced by each character."""
+    from textlstm.data.synthetic import generate_reviews
+    from textlstm.models import load_text_classifier
+
+    texts = [r["text"] for r in handwritten_reviews()]
+    texts += generate_reviews(300 - len(texts), seed=7, split="test")[0]
+    assert len(texts) == 300
+    model = load_text_classifier(quickstart_run)
+    assert model.get_layer("vectorizer").standardizer_version == 2
+    expected = model.predict(np.array(texts, dtype=object), verbose=0)
+    for space in UNICODE_SPACES:
+        changed = [text.replace(" ", space) for text in texts]
+        assert all(space in text for text in changed)
+        probabilities = model.predict(np.array(changed, dtype=object), verbose=0)
+        np.testing.assert_array_equal(probabilities, expected, err_msg=repr(space))

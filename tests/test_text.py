@@ -15,6 +15,7 @@ from textlstm.text import (
     make_batches,
     read_vocabulary,
     standardize,
+    standardize_text,
     text_config,
     write_vocabulary,
 )
@@ -244,3 +245,55 @@ def test_bucketing_groups_lengths_and_trims_padding(padding):
         )
         np.testing.assert_allclose(model(token_ids), model(full), atol=1e-6)
     assert min(widths) < 64  # some padding was trimmed
+
+
+#: Every kind of Unicode separator: no-break, em, ideographic, narrow no-break,
+#: line separator, ogham, paragraph separator, figure and math spaces.
+SEPARATORS = "\u00a0\u2003\u3000\u202f\u2028\u1680\u2029\u2007\u205f"
+
+
+@pytest.mark.parametrize("space", list(SEPARATORS))
+def test_every_unicode_separator_splits_words(space):
+    text = f"a{space}great{space}{space}film{space}"
+    assert standardize_text([text]).numpy().tolist() == [b"a great film"]
+    # Version 1 (runs trained before the rules were versioned) kept them.
+    assert standardize_text([text], version=1).numpy()[0].decode() == text
+
+
+def test_the_vectorizer_gives_the_same_ids_across_unicode_spaces():
+    vectorizer = TextVectorizer(sequence_length=6)
+    vectorizer.adapt(["a good film", "a bad film"])
+    ascii_ids = vectorizer(["a good film ok"]).numpy()
+    for space in SEPARATORS:
+        ids = vectorizer([f"a{space}good{space}film ok"]).numpy()
+        np.testing.assert_array_equal(ids, ascii_ids)
+
+
+def test_a_vectorizer_saved_before_versions_keeps_the_old_rules(tmp_path):
+    import keras
+
+    layer = TextVectorizer(sequence_length=3, vocabulary=["great", "film"])
+    config = layer.get_config()
+    assert config["standardizer_version"] == 2
+    del config["standardizer_version"]  # what a model saved before wrote
+    old = TextVectorizer.from_config(config)
+    assert old.standardizer_version == 1
+    assert old(["great\u00a0film"]).numpy().tolist() == [[1, 0, 0]]
+    assert layer(["great\u00a0film"]).numpy().tolist() == [[2, 3, 0]]
+    # The version survives a .keras round trip, old and new.
+    for vectorizer, expected in ((old, [[1, 0, 0]]), (layer, [[2, 3, 0]])):
+        text = keras.Input(shape=(), dtype="string")
+        model = keras.Model(text, vectorizer(text))
+        model.save(tmp_path / "m.keras")
+        loaded = keras.models.load_model(tmp_path / "m.keras")
+        assert (
+            loaded.predict(
+                np.array(["great\u00a0film"], dtype=object), verbose=0
+            ).tolist()
+            == expected
+        )
+
+
+def test_an_unknown_standardizer_version_is_refused():
+    with pytest.raises(ValueError, match="standardizer_version 3 is not one of 1, 2"):
+        TextVectorizer(standardizer_version=3)

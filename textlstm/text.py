@@ -1,4 +1,4 @@
-"""Text standardization, the vectorizer layer and batching.
+"""Text standardization and the vectorizer layer (batching: `textlstm.batching`).
 
 Strings become token ids inside a Keras layer, `TextVectorizer`, so the
 preprocessing is saved with the model (`.keras`) and exported with it: it is
@@ -19,6 +19,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from textlstm.batching import bucket_boundaries, make_batches  # noqa: F401 (re-exported)
 from textlstm.config import section_config
 from textlstm.runs import write_text
 from textlstm.schema import defaults
@@ -32,7 +33,16 @@ _HTML_ENTITY = r"&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z]+);"
 _APOSTROPHE = r"['\x{2019}]"
 # Unicode punctuation plus the ASCII symbols Keras strips; emoji are kept.
 _PUNCTUATION = r"[\p{P}$+<=>^`|~]"
-_SPACE = r"[\s\p{Cc}\p{Cf}]+"
+#: The standardization rules new vectorizers use. A vectorizer saved before
+#: versions existed loads as version 1, so an old run predicts as before.
+STANDARDIZER_VERSION = 2
+# Word separators of each version. RE2's `\s` is ASCII-only: version 1 kept
+# U+00A0, U+2003, U+3000, U+2028... inside words; version 2 adds every
+# Unicode separator (`\p{Z}`: Zs spaces, Zl line and Zp paragraph separators).
+_SPACES = {
+    1: r"[\s\p{Cc}\p{Cf}]+",
+    2: r"[\s\p{Z}\p{Cc}\p{Cf}]+",
+}
 
 
 def text_config(text: dict | None = None) -> dict[str, Any]:
@@ -73,11 +83,17 @@ def standardize_text(
     lowercase: bool = True,
     strip_html: bool = True,
     strip_punctuation: bool = True,
+    version: int = STANDARDIZER_VERSION,
 ) -> tf.Tensor:
     """Clean a string tensor of any shape with stock `tf.strings` ops.
 
     Invalid UTF-8 is replaced (U+FFFD), so arbitrary bytes never fail.
-    Whitespace and control characters collapse to single spaces.
+    Whitespace, every Unicode space and line or paragraph separator, and
+    control and format characters collapse to single spaces (version 2;
+    version 1 split on ASCII whitespace only). No NFKC normalization: stock
+    TensorFlow has no normalization op (tensorflow-text's is a custom op that
+    stock TF Serving cannot load), and the standardization must run
+    unchanged inside the SavedModel.
 
     Args:
         texts: `tf.string` tensor (or anything convertible to one).
@@ -85,6 +101,7 @@ def standardize_text(
         strip_html: Replace HTML tags such as `<br />` and entities by spaces.
         strip_punctuation: Drop apostrophes (`don't` -> `dont`) and replace
             other punctuation by spaces.
+        version: The rules' version (`STANDARDIZER_VERSION`, or 1).
 
     Returns:
         A `tf.string` tensor of the same shape.
@@ -93,13 +110,19 @@ def standardize_text(
 
     >>> standardize_text(["A <b>Great</b> film!"], lowercase=False).numpy()
     array([b'A Great film'], dtype=object)
+    >>> standardize_text(["great\u00a0film"]).numpy(), standardize_text(
+    ...     ["great\u00a0film"], version=1).numpy()
+    (array([b'great film'], dtype=object), array([b'great\xc2\xa0film'], dtype=object))
     """
+    if version not in _SPACES:
+        raise ValueError(f"standardizer version {version!r} is not one of 1, 2")
+    space = _SPACES[version]
     texts = tf.convert_to_tensor(texts, dtype=tf.string)
     texts = tf.strings.unicode_transcode(
         texts, "UTF-8", "UTF-8", errors="replace", replace_control_characters=False
     )
     # Before lower(): its UTF-8 path stops at the first NUL character.
-    texts = tf.strings.regex_replace(texts, _SPACE, " ")
+    texts = tf.strings.regex_replace(texts, space, " ")
     if strip_html:
         texts = tf.strings.regex_replace(texts, _HTML_TAG, " ")
         texts = tf.strings.regex_replace(texts, _HTML_ENTITY, " ")
@@ -108,7 +131,7 @@ def standardize_text(
     if strip_punctuation:
         texts = tf.strings.regex_replace(texts, _APOSTROPHE, "")
         texts = tf.strings.regex_replace(texts, _PUNCTUATION, " ")
-    texts = tf.strings.regex_replace(texts, _SPACE, " ")
+    texts = tf.strings.regex_replace(texts, space, " ")
     return tf.strings.strip(texts)
 
 
@@ -159,6 +182,9 @@ class TextVectorizer(keras.layers.TextVectorization):
             `"pre"` the last ones.
         vocabulary: Optional list of tokens (no padding or `[UNK]`) instead
             of `adapt()`.
+        standardizer_version: The standardization rules
+            (`STANDARDIZER_VERSION`; a layer saved before versions existed
+            loads as 1, the rules it was trained with).
         **kwargs: Base layer arguments (`name`, ...).
 
     Call arguments:
@@ -187,8 +213,14 @@ class TextVectorizer(keras.layers.TextVectorization):
         padding: str = _DEFAULTS["padding"],
         truncation: str = _DEFAULTS["truncation"],
         vocabulary=None,
+        standardizer_version: int = STANDARDIZER_VERSION,
         **kwargs,
     ):
+        if standardizer_version not in _SPACES:
+            raise ValueError(
+                f"standardizer_version {standardizer_version!r} is not one of "
+                f"{', '.join(map(str, _SPACES))}"
+            )
         for name in ("vocabulary_size", "standardize", "split", "output_mode"):
             kwargs.pop(name, None)  # a TextVectorization config, not ours
         config = text_config(
@@ -204,6 +236,12 @@ class TextVectorizer(keras.layers.TextVectorization):
                 "truncation": truncation,
             }
         )
+        for key in ("max_tokens", "sequence_length"):
+            if config[key] == "auto":
+                raise ValueError(
+                    f"{key}='auto' is chosen from the training texts: resolve it "
+                    "with textlstm.sizing.resolve_text_sizes, or give a number"
+                )
         super().__init__(
             max_tokens=config["max_tokens"],
             standardize=None,
@@ -222,6 +260,7 @@ class TextVectorizer(keras.layers.TextVectorization):
         self.strip_punctuation = config["strip_punctuation"]
         self.padding = config["padding"]
         self.truncation = config["truncation"]
+        self.standardizer_version = standardizer_version
 
     def standardize(self, texts) -> tf.Tensor:
         """Apply this layer's standardization to a string tensor."""
@@ -230,6 +269,7 @@ class TextVectorizer(keras.layers.TextVectorization):
             lowercase=self.lowercase,
             strip_html=self.strip_html,
             strip_punctuation=self.strip_punctuation,
+            version=self.standardizer_version,
         )
 
     def update_state(self, data):
@@ -260,13 +300,15 @@ class TextVectorizer(keras.layers.TextVectorization):
                 "padding": self.padding,
                 "truncation": self.truncation,
                 "vocabulary": _listify(self._lookup_layer.input_vocabulary),
+                "standardizer_version": self.standardizer_version,
             }
         )
         return config
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # Saved before the rules were versioned: the first rules.
+        return cls(**{"standardizer_version": 1, **config})
 
 
 def _listify(vocabulary):
@@ -309,13 +351,19 @@ def pad_ragged(
     return tf.where(source >= 0, shifted, tf.zeros_like(shifted))
 
 
-def build_vectorizer(text: dict, train_texts: tf.data.Dataset) -> keras.layers.Layer:
+def build_vectorizer(
+    text: dict,
+    train_texts: tf.data.Dataset,
+    standardizer_version: int = STANDARDIZER_VERSION,
+) -> keras.layers.Layer:
     """Build a `TextVectorizer` from the `text` config and adapt it.
 
     Args:
         text: The `text` config (partial dicts take the defaults).
         train_texts: A `tf.data.Dataset` of string scalars, or of
             `(text, label)` pairs (the labels are ignored), unbatched.
+        standardizer_version: The standardization rules (an older run
+            resumed keeps its own).
 
     Returns:
         The adapted layer: `tf.string [batch]` -> `int64 [batch, sequence_length]`.
@@ -329,7 +377,9 @@ def build_vectorizer(text: dict, train_texts: tf.data.Dataset) -> keras.layers.L
     """
     config = text_config(text)
     vectorizer = TextVectorizer(
-        **{k: v for k, v in config.items() if k != "bucketing"}, name="vectorizer"
+        **{k: v for k, v in config.items() if k != "bucketing"},
+        standardizer_version=standardizer_version,
+        name="vectorizer",
     )
     if isinstance(train_texts.element_spec, tuple):
         train_texts = train_texts.map(lambda text, *_: text)
@@ -377,105 +427,3 @@ def read_vocabulary(path) -> list[str]:
     """
     with open(path, encoding="utf-8", newline="\n") as f:
         return f.read().split("\n")[:-1]
-
-
-def make_batches(
-    ds: tf.data.Dataset,
-    vectorizer,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    seed: int,
-    bucketing: bool = False,
-) -> tf.data.Dataset:
-    """Vectorize, cache, shuffle, batch and prefetch `(text, label)` examples.
-
-    Texts are vectorized once (in large batches) and the ids cached in
-    memory; each epoch then reshuffles the cached ids (seeded, so the same
-    seed gives the same order of batches).
-
-    Args:
-        ds: Unbatched `(text, label)` dataset, as in `DatasetBundle`.
-        vectorizer: The layer from `build_vectorizer`.
-        batch_size: Examples per batch.
-        shuffle: Reshuffle every epoch (for training).
-        seed: Shuffle seed.
-        bucketing: Group texts of similar length into the same batch and trim
-            each batch's padding to the bucket edge (`bucket_boundaries`)
-            above its longest text. Batches then have shape
-            `[batch, L]` with `L <= sequence_length`, so the model's token
-            input must accept any length (`shape=(None,)`); with masking the
-            predictions are the same.
-
-    Returns:
-        A dataset of `(token_ids int64 [batch, length], label int64 [batch])`.
-
-    Example:
-
-    >>> ds = tf.data.Dataset.from_tensor_slices((["good", "bad"], [1, 0]))
-    >>> vectorizer = build_vectorizer({"sequence_length": 3}, ds)
-    >>> batches = make_batches(ds, vectorizer, 2, shuffle=False, seed=0)
-    >>> [(ids.shape, labels.numpy().tolist()) for ids, labels in batches]
-    [(TensorShape([2, 3]), [1, 0])]
-    """
-    size = int(ds.cardinality())
-    ids = (
-        ds.batch(1024)
-        .map(lambda text, label: (vectorizer(text), tf.cast(label, tf.int64)))
-        .unbatch()
-    )
-    if size >= 0:  # unbatch() forgets it; Keras then knows the epoch length
-        ids = ids.apply(tf.data.experimental.assert_cardinality(size))
-    ids = ids.cache()
-    if shuffle:
-        buffer = size if size > 0 else 10_000
-        ids = ids.shuffle(min(buffer, 50_000), seed=seed, reshuffle_each_iteration=True)
-    if bucketing:
-        ids = _bucket(ids, batch_size, getattr(vectorizer, "padding", "post"))
-    else:
-        ids = ids.batch(batch_size)
-    return ids.prefetch(tf.data.AUTOTUNE)
-
-
-def bucket_boundaries(sequence_length: int, smallest: int = 16) -> list[int]:
-    """Length bucket edges growing by 1.5x up to `sequence_length`.
-
-    Example:
-
-    >>> bucket_boundaries(200)
-    [16, 24, 36, 54, 81, 121, 181]
-    """
-    edges, edge = [], smallest
-    while edge < sequence_length:
-        edges.append(edge)
-        edge = int(edge * 1.5)
-    return edges
-
-
-def _bucket(ids: tf.data.Dataset, batch_size: int, padding: str) -> tf.data.Dataset:
-    sequence_length = ids.element_spec[0].shape[-1]
-    boundaries = bucket_boundaries(sequence_length)
-
-    def length(token_ids, label):
-        return tf.math.count_nonzero(token_ids, dtype=tf.int32)
-
-    # Each batch is cut to the bucket edge above its longest text, not to the
-    # text itself: a handful of shapes instead of one per length, so traced
-    # functions and XLA-compiled loops are reused across batches.
-    edges = tf.constant([*boundaries, sequence_length], tf.int32)
-
-    def trim(token_ids, labels):
-        longest = tf.reduce_max(
-            tf.math.count_nonzero(token_ids, axis=1, dtype=tf.int32)
-        )
-        width = tf.gather(edges, tf.searchsorted(edges, [longest])[0])
-        if padding == "post":
-            return token_ids[:, :width], labels
-        return token_ids[:, sequence_length - width :], labels
-
-    return ids.bucket_by_sequence_length(
-        length,
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        no_padding=True,
-    ).map(trim)
