@@ -29,9 +29,12 @@ from textlstm.cli.common import (
 )
 from textlstm.cli.explain_command import explain
 from textlstm.cli.export_commands import export, serve
+from textlstm.cli.pretrain_command import pretrain
 from textlstm.config import (
+    DATA_FILE_PRESET,
     ConfigError,
     apply_overrides,
+    data_file_overrides,
     describe_schema,
     dump_config,
     list_presets,
@@ -77,6 +80,15 @@ def cli():
     help="Override one config key, e.g. --set model.units=128 (repeatable).",
 )
 @click.option(
+    "--data",
+    "data_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Train on your own file (.csv, .tsv, .jsonl, optionally .gz; text "
+    "and label columns) with the text_classifier preset unless --config is "
+    "given; validation and test are held out of it.",
+)
+@click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Run folder [default: runs/<config name>-<timestamp>].",
@@ -107,6 +119,7 @@ def cli():
 def fit(
     config_name,
     overrides,
+    data_file,
     run_dir,
     epochs,
     batch_size,
@@ -124,10 +137,16 @@ def fit(
     Examples:
       textlstm fit                                   # quickstart preset, < 2 min on CPU
       textlstm fit --config imdb_bilstm --epochs 2
+      textlstm fit --data reviews.csv                # your own texts
       textlstm fit --config my.yaml --set model.cell=gru --set model.units=128
       textlstm fit --run-dir runs/a --deterministic --seed 7
       textlstm fit --run-dir runs/a --resume         # after an interruption
     """
+    source = click.get_current_context().get_parameter_source("config_name")
+    named = source is not click.core.ParameterSource.DEFAULT
+    if data_file is not None:
+        config_name = config_name if named else DATA_FILE_PRESET
+        overrides = (*data_file_overrides(data_file), *overrides)
     flags = [f"train.epochs={epochs}"] if epochs is not None else []
     flags += [f"train.batch_size={batch_size}"] if batch_size is not None else []
     flags += [f"train.seed={seed}"] if seed is not None else []
@@ -142,12 +161,8 @@ def fit(
                     f"--resume: no run of config {config['name']!r} under runs/; "
                     "give --run-dir"
                 )
-        source = click.get_current_context().get_parameter_source("config_name")
         config = runs.resume_config(
-            run_dir,
-            [*overrides, *flags],
-            requested=config,
-            compare_all=source is not click.core.ParameterSource.DEFAULT,
+            run_dir, [*overrides, *flags], requested=config, compare_all=named
         )
     elif run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
         raise click.BadParameter(
@@ -370,7 +385,7 @@ def main():
     cli(prog_name="textlstm")
 
 
-for _command in (explain, export, serve):
+for _command in (explain, export, serve, pretrain):
     cli.add_command(_command)
 
 if __name__ == "__main__":

@@ -7,10 +7,13 @@ the commands stay thin (parse, call the library, hand the result here).
 from __future__ import annotations
 
 import json
+import os
 
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
+
+from textlstm.runs import read_json
 
 
 def console(stderr: bool = False):
@@ -31,6 +34,8 @@ def fit_summary(result, config) -> None:
         f"{model['layers']}x {direction}{model['cell']} ({model['impl']}), "
         f"{model['units']} units, pooling {model['pooling']}",
     )
+    if model["embeddings"]:
+        table.add_row("embeddings", _embeddings_line(result.run_dir, model))
     table.add_row(
         "data",
         f"{config['data']['source']}, classes: {', '.join(metrics['class_names'])}",
@@ -62,6 +67,48 @@ def fit_summary(result, config) -> None:
         f"tensorboard --logdir {result.run_dir / 'tensorboard'}",
     )
     console().print(Panel(table, title=f"[bold]{config['name']}[/] done", expand=False))
+
+
+def _embeddings_line(run_dir, model) -> str:
+    """`glove.txt: 8,123 of 10,000 tokens (81.2%), trainable`, from run.json."""
+    found = read_json(run_dir / "run.json").get("embeddings") or {}
+    name = os.path.basename(model["embeddings"])
+    state = "trainable" if model["embeddings_trainable"] else "frozen"
+    if not found:
+        return f"{name}, {state}"
+    return (
+        f"{name}: {found['found']:,} of {found['vocabulary']:,} tokens "
+        f"({100 * found['coverage']:.1f}%), {state}"
+    )
+
+
+def pretrain_summary(result, config) -> None:
+    """The one-screen panel `textlstm pretrain` ends with."""
+    metrics = result.metrics
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    model = config["model"]
+    table.add_row(
+        "encoder",
+        f"{model['layers']}x {model['cell']} ({model['impl']}), {model['units']} "
+        f"units, embedding {model['embedding_dim']}, "
+        f"vocabulary {metrics['vocabulary_size']}",
+    )
+    epochs = f"{result.epochs_completed}/{config['pretrain']['epochs']}"
+    if result.resumed_from_epoch is not None:
+        epochs += f" (resumed after epoch {result.resumed_from_epoch})"
+    table.add_row("epochs", epochs)
+    table.add_row(
+        f"held out ({metrics['num_texts']} texts)",
+        f"perplexity {metrics['perplexity']:.2f} (uniform guess "
+        f"{metrics['uniform_perplexity']})   loss {metrics['loss']:.4f}",
+    )
+    table.add_row("wall time", f"{result.wall_time_s:.1f} s")
+    table.add_row("run folder", str(result.run_dir))
+    table.add_row("next", f"textlstm fit --set model.init_from={result.run_dir}")
+    title = f"[bold]{config['name']}[/] pretrained"
+    console().print(Panel(table, title=title, expand=False))
 
 
 def metrics_tables(metrics) -> None:

@@ -382,3 +382,37 @@ def test_evaluate_refuses_keys_it_cannot_apply(reference_run, key):
         f"Error: {key}: evaluate can only override data keys "
         "(the trained model fixes the others)"
     )
+
+
+def test_fit_data_file_uses_the_text_classifier_preset_with_auto_sizes(tmp_path):
+    rows = ["text,label"] + [
+        f"{'a fine film' if i % 2 else 'a dull film'} number {i % 7},"
+        f"{'pos' if i % 2 else 'neg'}"
+        for i in range(60)
+    ]
+    (tmp_path / "mine.csv").write_text("\n".join(rows) + "\n")
+    run_dir = tmp_path / "run"
+    result = invoke(
+        "fit", "--data", tmp_path / "mine.csv", "--epochs", "1",
+        "--set", "model.units=4", "--set", "model.embedding_dim=4",
+        "--run-dir", run_dir, "--quiet",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert config["name"] == "text_classifier"
+    assert config["data"]["source"] == "csv"
+    assert config["data"]["train"] == str((tmp_path / "mine.csv").resolve())
+    # Tokens seen twice: a, fine, dull, film, number, 0..6 (12) + padding, [UNK].
+    assert config["text"]["max_tokens"] == 14
+    assert config["text"]["sequence_length"] == 8
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["num_examples"] == 12  # test_fraction 0.2 of 60
+    result = invoke("fit", "--data", tmp_path / "notes.txt")
+    assert result.exit_code == 2 and "does not exist" in result.output
+    (tmp_path / "notes.txt").write_text("x\n")
+    result = invoke("fit", "--data", tmp_path / "notes.txt")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"Error: --data {tmp_path / 'notes.txt'}: cannot tell the format from the "
+        "extension (.csv, .tsv, .jsonl, optionally .gz; or use --set data.source=...)"
+    )

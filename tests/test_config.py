@@ -19,7 +19,14 @@ from textlstm.config import (
     validate_config,
 )
 
-PRESETS = ["csv", "imdb_bilstm", "imdb_gru", "imdb_keras_lstm", "quickstart"]
+PRESETS = [
+    "csv",
+    "imdb_bilstm",
+    "imdb_gru",
+    "imdb_keras_lstm",
+    "quickstart",
+    "text_classifier",
+]
 
 
 def error_of(name="quickstart", *overrides):
@@ -213,6 +220,7 @@ def test_dump_and_reload_round_trip(tmp_path):
         "text",
         "model",
         "train",
+        "pretrain",
     ]
     assert validate_config(config) == config
 

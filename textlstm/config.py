@@ -1,12 +1,12 @@
 """Run configuration: YAML presets, `--set` overrides, validation.
 
-A config is a plain nested dict with five parts: `name`, and the sections
-`data`, `text`, `model` and `train`. Every key has a type, a default and a
-documented meaning in `SCHEMA` (declared in `textlstm.schema`, printed by
-`textlstm configs --keys`); this module is the API over it, and the one
-place other modules take defaults and checks from (`section_config`). It
-never imports TensorFlow or Keras, so a bad config is rejected in
-milliseconds, before any heavy import or data loading.
+A config is a plain nested dict: `name`, `description` and the sections
+`data`, `text`, `model`, `train` and `pretrain`. Every key has a type, a
+default and a documented meaning in `SCHEMA` (declared in `textlstm.schema`,
+printed by `textlstm configs --keys`); this module is the API over it, and
+the one place other modules take defaults and checks from
+(`section_config`). It never imports TensorFlow or Keras, so a bad config
+is rejected in milliseconds, before any heavy import or data loading.
 
 Example:
 
@@ -38,12 +38,9 @@ from textlstm.schema import (
     SECTIONS,
     TOP_LEVEL,
     Option,
-    check_keys,
-    check_rules,
-    check_value,
     defaults,
-    show_value,
 )
+from textlstm.validation import check_keys, check_rules, check_value, show_value
 
 __all__ = [
     "CELLS",
@@ -52,7 +49,9 @@ __all__ = [
     "Option",
     "SCHEMA",
     "SECTIONS",
+    "DATA_FILE_PRESET",
     "apply_overrides",
+    "data_file_overrides",
     "default_config",
     "describe_schema",
     "dump_config",
@@ -256,6 +255,41 @@ def _absolute(value: str, base: Path) -> str:
 # Overrides and validation
 
 
+#: The preset `textlstm fit --data FILE` uses unless `--config` names one.
+DATA_FILE_PRESET = "text_classifier"
+_DATA_FILE_SOURCES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl"}
+
+
+def data_file_overrides(path: str | os.PathLike) -> list[str]:
+    """The `--set` overrides that train on one file (`textlstm fit --data`).
+
+    The source comes from the extension (`.csv`, `.tsv`/`.tab`, `.jsonl`,
+    each optionally `.gz`); validation and test are held out of the file.
+
+    >>> data_file_overrides("reviews.tsv.gz")[:2]
+    ['data.source=tsv', 'data.train=...reviews.tsv.gz']
+
+    Raises:
+        ConfigError: the extension names no format.
+    """
+    file = Path(path)
+    suffixes = [s.lower() for s in file.suffixes[-2:]]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    source = _DATA_FILE_SOURCES.get(suffixes[-1] if suffixes else "")
+    if source is None:
+        raise ConfigError(
+            f"--data {path}: cannot tell the format from the extension "
+            "(.csv, .tsv, .jsonl, optionally .gz; or use --set data.source=...)"
+        )
+    return [
+        f"data.source={source}",
+        f"data.train={file.resolve()}",
+        "data.validation=null",
+        "data.test=null",
+    ]
+
+
 def apply_overrides(config: dict, overrides: Iterable[str]) -> dict:
     """Apply `"section.key=value"` overrides to a copy of `config`.
 
@@ -304,7 +338,8 @@ def validate_config(config: Mapping) -> dict:
     for key, option in TOP_LEVEL.items():
         config[key] = check_value(key, config.get(key, option.default), option)
     for section, options in SCHEMA.items():
-        values = config.get(section)
+        # A section added since a run's config.yaml was written takes its defaults.
+        values = config.get(section, {})
         if not isinstance(values, Mapping):
             raise ConfigError(f"{section}: expected a mapping of keys")
         unknown = set(values) - set(options)
@@ -414,6 +449,7 @@ def describe_schema() -> list[tuple[str, str, str, str]]:
             kind = " | ".join(str(choice) for choice in option.choices)
         else:
             kind = option.type.__name__ + (" or null" if option.nullable else "")
+            kind += " or auto" if option.auto else ""
         default = yaml.safe_dump(option.default).strip().removesuffix("...").strip()
         rows.append((key, kind, default, option.doc))
     return rows

@@ -14,7 +14,7 @@ from textlstm import __version__
 from textlstm.layers import available_kernel_paths
 from textlstm.layers.fast.sharding import usable_cpu_count
 
-__all__ = ["collect_info", "usable_cpu_count"]
+__all__ = ["collect_info", "kernel_paths", "run_environment", "usable_cpu_count"]
 
 
 def collect_info() -> dict:
@@ -35,3 +35,24 @@ def collect_info() -> dict:
         "cpu_count": usable_cpu_count(),
         "kernel_paths": available_kernel_paths(),
     }
+
+
+def run_environment(strategy) -> dict:
+    """`collect_info()` plus the device, strategy and replica count of a
+    training run (run.json's `environment`)."""
+    info = collect_info()
+    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
+    info["device"] = ", ".join(gpus) if gpus else f"CPU ({info['cpu_count']} cores)"
+    info["strategy"] = type(strategy).__name__.lstrip("_")
+    info["replicas"] = int(strategy.num_replicas_in_sync)
+    return info
+
+
+def kernel_paths(model) -> dict:
+    """The `kernel_path` of every recurrent layer of `model`, by layer name."""
+    paths = {}
+    for layer in model._flatten_layers(include_self=False):
+        path = getattr(layer, "kernel_path", None)
+        if path is not None:
+            paths[layer.name] = path
+    return paths

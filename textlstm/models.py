@@ -35,6 +35,7 @@ import keras
 
 import textlstm.text  # noqa: F401  (registers the vectorizer's objects for loading)
 from textlstm import layers as textlstm_layers
+from textlstm.embeddings import PretrainedEmbeddings, embeddings_for_config
 from textlstm.errors import RunError
 from textlstm.layers.pooling import AttentionPooling, MaskedPooling
 
@@ -102,27 +103,48 @@ def recurrent_layer(
 
 
 def build_classifier(
-    config: Mapping, vectorizer=None, *, num_classes: int
+    config: Mapping,
+    vectorizer=None,
+    *,
+    num_classes: int,
+    embeddings: PretrainedEmbeddings | None = None,
 ) -> keras.Model:
     """Build the classifier on token ids described by `config`.
+
+    With `model.embeddings` set, the embedding layer starts from the file's
+    vectors (`textlstm.embeddings`): they become the layer's weights, so
+    the saved model needs no file. `model.embeddings_trainable: false`
+    freezes the layer (pretrained or not).
 
     Args:
         config: A resolved config (`textlstm.config.load_config`); reads the
             `model` section and `text.max_tokens`.
         vectorizer: The fitted vectorizer, if any: its vocabulary size sets
-            the embedding size (else `text.max_tokens`).
+            the embedding size (else `text.max_tokens`), and its vocabulary
+            picks the pretrained vectors.
         num_classes: Number of classes of the softmax output.
+        embeddings: The vectors already read (`embeddings_for_config`);
+            default: read `model.embeddings`, if set.
 
     Returns:
         An uncompiled `keras.Model` from int token ids `(batch, time)`
         (0 = padding) to float32 probabilities `(batch, num_classes)`.
+
+    Raises:
+        textlstm.errors.DataError, ConfigError: the embeddings file cannot
+            be used (see `textlstm.embeddings.load_embeddings`).
     """
     model = config["model"]
     vocabulary_size = _vocabulary_size(vectorizer, config["text"]["max_tokens"])
     token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
-    x = keras.layers.Embedding(
-        vocabulary_size, model["embedding_dim"], mask_zero=True, name="embedding"
-    )(token_ids)
+    embedding = keras.layers.Embedding(
+        vocabulary_size,
+        model["embedding_dim"],
+        mask_zero=True,
+        trainable=model["embeddings_trainable"],
+        name="embedding",
+    )
+    x = embedding(token_ids)
     if model["embedding_dropout"]:
         x = keras.layers.Dropout(model["embedding_dropout"], name="embedding_dropout")(
             x
@@ -148,6 +170,12 @@ def build_classifier(
     probabilities = keras.layers.Dense(
         num_classes, activation="softmax", dtype="float32", name="probabilities"
     )(x)
+    if embeddings is None:
+        embeddings = embeddings_for_config(config, vectorizer)
+    if embeddings is not None:
+        # After every layer is built, so the other weights draw the same
+        # random numbers as without pretrained vectors.
+        embedding.set_weights([embeddings.initialize(embedding.get_weights()[0])])
     return keras.Model(token_ids, probabilities, name="classifier")
 
 

@@ -1,19 +1,10 @@
 """The run folder: atomic files, run.json, checkpoints, history and resume.
 
 A run folder (`textlstm fit --run-dir`, default `runs/<name>-<timestamp>`)
-is the one place a training run leaves what it did:
-
-```
-config.yaml        the resolved config (every key)
-run.json           status, versions, seeds, data fingerprint, wall times
-vocab.txt          the vectorizer's vocabulary, one token per line
-checkpoints/       epoch-NNNN/ (variables.npz, state.json), best.npz
-model.keras        end-to-end model: raw strings -> probabilities
-history.csv        one row per epoch
-metrics.json       test-split metrics
-tensorboard/       TensorBoard logs
-plots/             learning_curves.png, confusion_matrix.png
-```
+is the one place a training run leaves what it did: `config.yaml`,
+`run.json`, `vocab.txt`, `checkpoints/`, `model.keras`, `history.csv`,
+`metrics.json`, `tensorboard/` and `plots/` (docs: getting started, the run
+folder).
 
 Every file is written under a temporary name (`.tmp-<pid>-<name>`) and
 renamed into place, so a process killed at any moment (even by SIGKILL)
@@ -73,6 +64,8 @@ RESUMABLE_KEYS = ("train.epochs", "train.deterministic")
 KEEP_CHECKPOINTS = 2
 _TEMPORARY = re.compile(r"\.tmp-(\d+)-")
 _SECTIONS = "a mapping of sections"
+#: A size chosen from the training data when the run started.
+AUTO = "auto"
 
 
 # --------------------------------------------------------------------------- #
@@ -320,6 +313,11 @@ def resume_config(
         others = [requested] if compare_all and requested is not None else []
         for given in [config, *others]:
             _refuse_changes(file, own, given)
+        for section, values in own.items():  # "auto" was resolved: keep it
+            if isinstance(values, Mapping):
+                config[section].update(
+                    {k: v for k, v in values.items() if config[section][k] == AUTO}
+                )
     if epochs is not None:
         config["train"]["epochs"] = epochs
     return validate_config(config)
@@ -329,7 +327,9 @@ def _refuse_changes(file: Path, own: Mapping, given: Mapping) -> None:
     changed = [
         key
         for key, value in _flatten(given).items()
-        if key not in RESUMABLE_KEYS and _flatten(own).get(key) != value
+        if key not in RESUMABLE_KEYS
+        and _flatten(own).get(key) != value
+        and value != AUTO  # the run resolved it from the same data
     ]
     if changed:
         key = changed[0]

@@ -1,4 +1,4 @@
-"""Every config key: its type, default, allowed values, meaning and checks.
+"""Every config key: its type, default, allowed values and meaning.
 
 `SCHEMA` is the one place a key is declared. `textlstm.config` loads and
 validates whole configs against it; `textlstm.text` and `textlstm.data`
@@ -8,21 +8,17 @@ so every key has one rule, and one message, whichever way it arrives.
 
 Like `textlstm.config`, this module imports no TensorFlow or Keras.
 
+The checks of values against it are `textlstm.validation`'s.
+
 >>> SCHEMA["text"]["ngrams"].choices
 (1, 2)
->>> check_value("text.ngrams", 3, SCHEMA["text"]["ngrams"])
-Traceback (most recent call last):
-...
-textlstm.errors.ConfigError: text.ngrams: 3 is not one of 1, 2
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
 from typing import Any
 
-from textlstm.errors import ConfigError
+from textlstm._option import Option
 
 __all__ = [
     "CELLS",
@@ -31,44 +27,11 @@ __all__ = [
     "SCHEMA",
     "SECTIONS",
     "TOP_LEVEL",
-    "check_keys",
-    "check_rules",
-    "check_value",
     "defaults",
-    "show_value",
 ]
 
 #: The sections of a config, in the order they are written.
-SECTIONS = ("data", "text", "model", "train")
-
-
-@dataclasses.dataclass(frozen=True)
-class Option:
-    """One config key: its type, default, allowed values and meaning.
-
-    Args:
-        type: `int`, `float`, `bool`, `str`, or `list` (of strings).
-        default: The value used when a config does not set the key.
-        doc: One line a user reads in `textlstm configs --keys`.
-        choices: The allowed values, or `None` for any value of `type`.
-        nullable: Whether `null` (None) is allowed.
-        minimum: Smallest allowed number (inclusive), or `None`.
-        maximum: Largest allowed number (inclusive), or `None`.
-        path: The data sources for which the key is a filesystem path
-            (`True`: all). A relative path in a config file resolves
-            against the file's folder; one given with `--set`, against the
-            current directory.
-    """
-
-    type: type
-    default: Any
-    doc: str
-    choices: tuple | None = None
-    nullable: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    path: bool | tuple[str, ...] = False
-
+SECTIONS = ("data", "text", "model", "train", "pretrain")
 
 _O = Option
 _FILE_SOURCES = ("csv", "tsv", "jsonl")
@@ -173,11 +136,18 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "max_tokens": _O(
             int,
             20000,
-            "Vocabulary size, padding and out-of-vocabulary included.",
+            "Vocabulary size, padding and out-of-vocabulary included; auto: "
+            "tokens seen twice, up to 99% coverage (textlstm.sizing).",
             minimum=3,
+            auto=True,
         ),
         "sequence_length": _O(
-            int, 200, "Tokens per text after padding or truncation.", minimum=1
+            int,
+            200,
+            "Tokens per text after padding or truncation; auto: the 95th "
+            "percentile of the training texts' lengths (textlstm.sizing).",
+            minimum=1,
+            auto=True,
         ),
         "level": _O(str, "word", "Token unit.", choices=("word", "character")),
         "ngrams": _O(int, 1, "Largest n-gram added to the tokens.", choices=(1, 2)),
@@ -223,6 +193,10 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "embedding_dropout": _O(
             float, 0.0, "Dropout on the embeddings.", minimum=0.0, maximum=0.95
         ),
+        "embeddings": _O(
+            str, None, "Pretrained word vectors (local file).", nullable=True, path=True
+        ),
+        "embeddings_trainable": _O(bool, True, "Train the embeddings; false: frozen."),
         "dropout": _O(
             float,
             0.0,
@@ -266,6 +240,14 @@ SCHEMA: dict[str, dict[str, Option]] = {
         ),
         "head_dropout": _O(
             float, 0.0, "Dropout before the output layer.", minimum=0.0, maximum=0.95
+        ),
+        "init_from": _O(
+            str,
+            None,
+            "A textlstm pretrain run folder: start the embedding and recurrent "
+            "layers from its encoder, with its vocabulary; null: random.",
+            nullable=True,
+            path=True,
         ),
     },
     "train": {
@@ -336,6 +318,28 @@ SCHEMA: dict[str, dict[str, Option]] = {
             choices=("default", "mirrored", "multi_worker", "tpu"),
         ),
     },
+    "pretrain": {
+        "epochs": _O(int, 3, "Passes of textlstm pretrain over its texts.", minimum=1),
+        "batch_size": _O(int, 32, "Texts per language-model batch.", minimum=1),
+        "learning_rate": _O(float, 1e-3, "Rate of train.optimizer.", minimum=0.0),
+        "num_sampled": _O(int, 512, "Negatives of the sampled softmax.", minimum=1),
+        "unlabeled": _O(
+            str,
+            None,
+            "Extra texts: csv/tsv/jsonl/txt file (txt: a text a line) or a "
+            "folder of .txt files (a text each); null: train texts only.",
+            nullable=True,
+            path=True,
+        ),
+        "text_column": _O(str, "text", "Text column/field of pretrain.unlabeled."),
+        "holdout_fraction": _O(
+            float,
+            0.1,
+            "Share of texts held out for perplexity.",
+            minimum=0.01,
+            maximum=0.5,
+        ),
+    },
 }
 
 #: The keys outside the sections.
@@ -352,133 +356,3 @@ def defaults(section: str) -> dict[str, Any]:
     200
     """
     return {key: option.default for key, option in SCHEMA[section].items()}
-
-
-# --------------------------------------------------------------------------- #
-# Checks: each raises ConfigError naming the key, the bad value and what is
-# allowed.
-
-
-def check_value(key: str, value, option: Option):
-    """Check one value against its option; return it normalized.
-
-    An integral float given for an `int` key becomes an int, a number given
-    for a `float` key a float, and list items strings.
-
-    Args:
-        key: The dotted key, for the message (`"text.ngrams"`).
-        value: The value to check.
-        option: The key's row of `SCHEMA`.
-
-    Raises:
-        ConfigError: naming the key, the bad value and what is allowed.
-    """
-    if value is None:
-        if option.nullable:
-            return None
-        raise ConfigError(f"{key}: null is not allowed (expected {_type_name(option)})")
-    if option.type is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {show_value(value)}")
-    elif option.type is int:
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {show_value(value)}")
-    elif option.type is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {show_value(value)}")
-        value = float(value)
-    elif option.type is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {show_value(value)}")
-    elif option.type is list:
-        if not isinstance(value, list) or not all(
-            isinstance(item, (str, int)) and not isinstance(item, bool)
-            for item in value
-        ):
-            raise ConfigError(
-                f"{key}: expected a list of names, got {show_value(value)}"
-            )
-        value = [str(item) for item in value]
-    if option.choices is not None and value not in option.choices:
-        allowed = ", ".join(str(choice) for choice in option.choices)
-        raise ConfigError(f"{key}: {value!r} is not one of {allowed}")
-    if option.minimum is not None and value < option.minimum:
-        raise ConfigError(f"{key}: {value!r} is below the minimum {option.minimum}")
-    if option.maximum is not None and value > option.maximum:
-        raise ConfigError(f"{key}: {value!r} is above the maximum {option.maximum}")
-    return value
-
-
-def show_value(value) -> str:
-    """A value and its type, as error messages show it: `'abc' (str)`."""
-    return f"{value!r} ({type(value).__name__})"
-
-
-def _type_name(option: Option) -> str:
-    names = {bool: "true or false", int: "an integer", float: "a number"}
-    names[list] = "a list of names"
-    return names.get(option.type, "a string")
-
-
-def check_keys(section: str, values: Mapping) -> dict:
-    """Every key of `section` checked, missing ones taking their defaults.
-
-    Keys the schema does not know are left out (the caller decides whether
-    they are an error).
-
-    >>> check_keys("text", {"ngrams": 2.0})["ngrams"]
-    2
-    """
-    return {
-        key: check_value(f"{section}.{key}", values.get(key, option.default), option)
-        for key, option in SCHEMA[section].items()
-    }
-
-
-def check_rules(section: str, values: Mapping) -> None:
-    """The rules of `section` that involve several keys (of checked values).
-
-    >>> check_rules("data", {**defaults("data"), "source": "csv"})
-    Traceback (most recent call last):
-    ...
-    textlstm.errors.ConfigError: data.train: required when data.source is 'csv'
-    """
-    rules = _RULES.get(section)
-    if rules is not None:
-        rules(values)
-
-
-def _model_rules(model: Mapping) -> None:
-    if model["impl"] == "keras" and model["cell"] not in KERAS_CELLS:
-        allowed = f"{', '.join(KERAS_CELLS[:-1])} or {KERAS_CELLS[-1]}"
-        raise ConfigError(
-            f"model.impl: 'keras' needs model.cell {allowed} "
-            f"(keras ships no {model['cell']!r}); use model.impl=textlstm"
-        )
-
-
-def _data_rules(data: Mapping) -> None:
-    if data["min_distance"] > 2 * data["distance"]:
-        raise ConfigError(
-            f"data.min_distance: {data['min_distance']} is more than "
-            f"2 * data.distance = {2 * data['distance']}"
-        )
-    needs = {"directory": "path", "csv": "train", "tsv": "train", "jsonl": "train"}
-    key = needs.get(data["source"])
-    if key and not data[key]:
-        raise ConfigError(
-            f"data.{key}: required when data.source is {data['source']!r}"
-        )
-
-
-def _train_rules(train: Mapping) -> None:
-    if train["strategy"] in ("multi_worker", "tpu"):
-        raise ConfigError(
-            f"train.strategy: {train['strategy']!r} is not supported yet "
-            "(supported: default, mirrored)"
-        )
-
-
-_RULES = {"model": _model_rules, "data": _data_rules, "train": _train_rules}

@@ -31,7 +31,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm import data as data_lib
 from textlstm import evaluation, models, text
 from textlstm.checkpoints import (
     LoopState,
@@ -40,9 +39,10 @@ from textlstm.checkpoints import (
     restore_checkpoint,
     to_numpy,
 )
-from textlstm.config import dump_config, explicit_values, validate_config
-from textlstm.info import collect_info
+from textlstm.config import dump_config, validate_config
+from textlstm.info import kernel_paths, run_environment
 from textlstm.optimizers import Warmup, build_optimizer
+from textlstm.preparation import PreparedData, prepare_data
 from textlstm.runs import (
     Run,
     RunError,
@@ -50,6 +50,7 @@ from textlstm.runs import (
     atomic_path,
     default_run_dir,
     latest_run_dir,
+    read_json,
     read_run,
     remove_stale_temporaries,
     resume_config,
@@ -58,6 +59,7 @@ from textlstm.runs import (
     write_json,
     write_text,
 )
+from textlstm.transfer import init_encoder
 
 __all__ = [
     "FitResult",
@@ -184,30 +186,13 @@ class _Session:
     def checkpoints(self) -> Path:
         return self.run_dir / "checkpoints"
 
-
-@dataclasses.dataclass
-class _Data:
-    """The data phase's result: splits, vectorizer and how to batch them."""
-
-    bundle: data_lib.DatasetBundle
-    vectorizer: keras.layers.Layer
-    seconds: float
-    batch_size: int
-    bucketing: bool
-
     @property
-    def class_names(self) -> list[str]:
-        return list(self.bundle.class_names)
-
-    def batches(self, dataset, *, shuffle: bool = False, seed: int = 0):
-        return text.make_batches(
-            dataset,
-            self.vectorizer,
-            self.batch_size,
-            shuffle=shuffle,
-            seed=seed,
-            bucketing=self.bucketing,
-        )
+    def standardizer_version(self) -> int:
+        """The current rules, or a resumed run's own (1 if it predates them)."""
+        previous = read_json(self.run_dir / "run.json") if self.resume else {}
+        if not previous:
+            return text.STANDARDIZER_VERSION
+        return int(previous.get("standardizer_version", 1))
 
 
 def _new_or_resumed(config: Mapping, run_dir, resume: bool) -> Path:
@@ -239,26 +224,21 @@ def _training_settings(train: Mapping):
 # Phases
 
 
-def _load_data(session: _Session) -> _Data:
-    """Phase 1: the dataset's splits and a vectorizer adapted to train."""
-    config = session.config
-    session.log(f"Loading data ({config['data']['source']})")
-    started = time.perf_counter()
-    bundle = data_lib.load_dataset(
-        explicit_values(config, "data"), seed=session.train["seed"]
+def _load_data(session: _Session) -> PreparedData:
+    """Phase 1: the dataset's splits and a vectorizer adapted to train
+    (`auto` sizes resolved into the session's config)."""
+    data = prepare_data(
+        session.config,
+        standardizer_version=session.standardizer_version,
+        log=session.log,
     )
-    train_texts = bundle.train.map(lambda text_, label: text_)
-    vectorizer = text.build_vectorizer(config["text"], train_texts)
-    return _Data(
-        bundle=bundle,
-        vectorizer=vectorizer,
-        seconds=time.perf_counter() - started,
-        batch_size=session.train["batch_size"],
-        bucketing=config["text"]["bucketing"],
-    )
+    session.config["text"] = data.text
+    return data
 
 
-def _start_run(session: _Session, data: _Data, record: RunRecord, strategy) -> None:
+def _start_run(
+    session: _Session, data: PreparedData, record: RunRecord, strategy
+) -> None:
     """Phase 2: config.yaml, vocab.txt and run.json (status `running`);
     a resumed run must see the same data and vocabulary as before."""
     run_dir = session.run_dir
@@ -274,7 +254,7 @@ def _start_run(session: _Session, data: _Data, record: RunRecord, strategy) -> N
         vocabulary_size = text.write_vocabulary(data.vectorizer, temporary)
         if session.resume and (run_dir / "vocab.txt").is_file():
             _check_same_vocabulary(run_dir / "vocab.txt", temporary)
-    environment = _environment(strategy)
+    environment = run_environment(strategy)
     record.started(
         name=session.config["name"],
         seed=session.train["seed"],
@@ -282,19 +262,26 @@ def _start_run(session: _Session, data: _Data, record: RunRecord, strategy) -> N
         class_names=data.class_names,
         data_fingerprint=data.bundle.fingerprint,
         vocabulary_size=int(vocabulary_size),
+        embeddings=data.pretrained and data.pretrained.summary(),
+        standardizer_version=data.vectorizer.standardizer_version,
+        text_sizing=data.sizing or None,
         device=environment["device"],
         environment=environment,
     )
 
 
-def _build_model(session: _Session, data: _Data, record: RunRecord, strategy):
+def _build_model(session: _Session, data: PreparedData, record: RunRecord, strategy):
     """Phase 3: the compiled classifier and its loop state, both restored
     from the latest checkpoint when resuming."""
     steps_per_epoch = math.ceil(_count(data.bundle.train) / data.batch_size)
     with strategy.scope():
         model = models.build_classifier(
-            session.config, data.vectorizer, num_classes=len(data.class_names)
+            session.config,
+            data.vectorizer,
+            num_classes=len(data.class_names),
+            embeddings=data.pretrained,
         )
+        init_encoder(model, session.config)  # model.init_from, if set
         model.compile(
             optimizer=build_optimizer(session.train, steps_per_epoch),
             loss="sparse_categorical_crossentropy",
@@ -314,7 +301,9 @@ def _build_model(session: _Session, data: _Data, record: RunRecord, strategy):
     return model, loop
 
 
-def _train(session: _Session, data: _Data, model, loop, record: RunRecord) -> float:
+def _train(
+    session: _Session, data: PreparedData, model, loop, record: RunRecord
+) -> float:
     """Phase 4: one `Model.fit` per epoch, then a checkpoint, history.csv
     and run.json; ends at `train.epochs` or when early stopping says so."""
     train = session.train
@@ -371,7 +360,7 @@ def _end_epoch(session: _Session, model, loop: LoopState, row: dict) -> None:
     write_history(session.run_dir / "history.csv", loop.history)
 
 
-def _evaluate(session: _Session, data: _Data, model, loop) -> tuple[dict, float]:
+def _evaluate(session: _Session, data: PreparedData, model, loop) -> tuple[dict, float]:
     """Phase 5: test metrics (with the best weights when asked), plus a
     validation summary."""
     started = time.perf_counter()
@@ -397,7 +386,7 @@ def _evaluate(session: _Session, data: _Data, model, loop) -> tuple[dict, float]
     return metrics, time.perf_counter() - started
 
 
-def _save(session: _Session, data: _Data, model, loop, metrics: dict) -> None:
+def _save(session: _Session, data: PreparedData, model, loop, metrics: dict) -> None:
     """Phase 6: metrics.json, model.keras, history.csv and the plots."""
     run_dir = session.run_dir
     write_json(run_dir / "metrics.json", metrics)
@@ -417,7 +406,7 @@ def _save(session: _Session, data: _Data, model, loop, metrics: dict) -> None:
     )
 
 
-def _final_info(data: _Data, model, loop, metrics: dict) -> dict:
+def _final_info(data: PreparedData, model, loop, metrics: dict) -> dict:
     return {
         "epochs_completed": loop.epoch,
         "stopped_early": loop.stopped_early,
@@ -427,7 +416,7 @@ def _final_info(data: _Data, model, loop, metrics: dict) -> dict:
             "validation": metrics["validation"]["num_examples"],
             "test": metrics["num_examples"],
         },
-        "kernel_paths": _kernel_paths(model),
+        "kernel_paths": kernel_paths(model),
     }
 
 
@@ -472,21 +461,3 @@ def _current_learning_rate(optimizer) -> float:
 
 def _round(value) -> float:
     return round(float(value), 8)
-
-
-def _kernel_paths(model) -> dict:
-    paths = {}
-    for layer in model._flatten_layers(include_self=False):
-        path = getattr(layer, "kernel_path", None)
-        if path is not None:
-            paths[layer.name] = path
-    return paths
-
-
-def _environment(strategy) -> dict:
-    info = collect_info()
-    gpus = [d.name for d in tf.config.list_logical_devices("GPU")]
-    info["device"] = ", ".join(gpus) if gpus else f"CPU ({info['cpu_count']} cores)"
-    info["strategy"] = type(strategy).__name__.lstrip("_")
-    info["replicas"] = int(strategy.num_replicas_in_sync)
-    return info
