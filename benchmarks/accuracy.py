@@ -11,11 +11,21 @@ The small-data cases train on the first 2,000 reviews of `train.csv.gz`
 `test.csv.gz` (to keep a run short on 2 cores; the full 25,000 give the
 same ranking, +-0.7 points of binomial noise at 5,000).
 
+The pretraining cases run `textlstm pretrain --config imdb_lm` first, on
+IMDB's 49,730 unlabeled reviews (`unsup.csv.gz`) and the 25,000 training
+reviews (their labels unused; never a test review), once for all cases that
+share it (`--work-dir` keeps it between calls), then fine-tune with
+`model.init_from`; their wall time includes the pretraining. The full-data
+cases read the tfds copy (`../shared/data/tfds`) and score all 25,000 test
+reviews.
+
 Usage:
 
     python benchmarks/accuracy.py                       # every case
     python benchmarks/accuracy.py imdb2k_default_path   # some cases
     python benchmarks/accuracy.py --list
+    python benchmarks/accuracy.py imdb_lm_pretrained imdb2k_lm_pretrained \
+        --work-dir /tmp/accuracy                        # reuse the LM run
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import hashlib
 import json
 import os
 import platform
@@ -35,13 +46,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "accuracy.json"
 SHARED = ROOT.parent / "shared" / "data" / "imdb"
+TFDS = ROOT.parent / "shared" / "data" / "tfds"
 
-#: name -> (what it measures, the `textlstm fit` arguments). `{train}` and
-#: `{test}` are the subset files.
+#: name -> what it measures, the `textlstm pretrain` arguments (or None) and
+#: the `textlstm fit` arguments. `{train}` and `{test}` are the subset files,
+#: `{lm}` the pretrain run's folder, `{unsup}` IMDB's unlabeled reviews.
+#: Cases with the same pretrain arguments share one pretrain run.
+LM = ["--config", "imdb_lm", "--set", "pretrain.unlabeled={unsup}"]
 CASES = {
     "imdb2k_default_path": (
         "the default path on a user's CSV before this work: the quickstart "
         "preset's model with the source switched to csv",
+        None,
         [
             "--set", "data.source=csv",
             "--set", "data.train={train}",
@@ -51,7 +67,37 @@ CASES = {
     "imdb2k_text_classifier": (
         "textlstm fit --data FILE: the text_classifier preset, auto sizes, "
         "early stopping on validation",
+        None,
         ["--data", "{train}", "--set", "data.test={test}"],
+    ),
+    "imdb_lm_pretrained": (
+        "imdb_lm on all 25,000 training reviews, its encoder pretrained as a "
+        "language model on the 49,730 unlabeled and the training reviews",
+        LM,
+        ["--config", "imdb_lm", "--set", "model.init_from={lm}"],
+    ),
+    "imdb_lm_scratch": (
+        "the same imdb_lm model from scratch",
+        None,
+        ["--config", "imdb_lm"],
+    ),
+    "imdb2k_lm_pretrained": (
+        "imdb_lm fine-tuned on 2,000 labeled reviews (CSV), pretrained as above",
+        LM,
+        [
+            "--config", "imdb_lm", "--set", "model.init_from={lm}",
+            "--set", "data.source=csv", "--set", "data.train={train}",
+            "--set", "data.test={test}", "--set", "train.epochs=6",
+        ],
+    ),
+    "imdb2k_lm_scratch": (
+        "the same imdb_lm model from scratch on the 2,000 labeled reviews",
+        None,
+        [
+            "--config", "imdb_lm",
+            "--set", "data.source=csv", "--set", "data.train={train}",
+            "--set", "data.test={test}", "--set", "train.epochs=6",
+        ],
     ),
 }  # fmt: skip
 
@@ -73,32 +119,71 @@ def subsets(folder: Path, train_rows: int, test_rows: int) -> dict[str, Path]:
                         break
                     writer.writerow(row)
         files[name] = target
+    files["unsup"] = SHARED / "unsup.csv.gz"
     return files
 
 
-def run_case(name: str, files: dict[str, Path], root: Path) -> dict:
-    """Run one case's `textlstm fit` and read what it recorded."""
-    purpose, arguments = CASES[name]
-    arguments = [a.format(**{k: str(v) for k, v in files.items()}) for a in arguments]
-    run_dir = root / name
-    command = ["textlstm", "fit", *arguments, "--run-dir", str(run_dir), "--quiet"]
+def textlstm(arguments: list[str]) -> float:
+    """Run `textlstm ARGUMENTS` in its own process; its wall time."""
     started = time.perf_counter()
     result = subprocess.run(
-        [sys.executable, "-m", "textlstm.cli.main", *command[1:]],
+        [sys.executable, "-m", "textlstm.cli.main", *arguments, "--quiet"],
         capture_output=True,
         text=True,
+        env={**os.environ, "TFDS_DATA_DIR": str(TFDS)},
     )
-    seconds = time.perf_counter() - started
     if result.returncode != 0:
-        sys.exit(f"error: {name} failed:\n{result.stderr[-2000:]}")
+        sys.exit(
+            f"error: textlstm {' '.join(arguments)} failed:\n{result.stderr[-3000:]}"
+        )
+    return time.perf_counter() - started
+
+
+def pretrained(arguments: list[str], root: Path) -> tuple[Path, float]:
+    """The pretrain run of `arguments` (made once per root) and its time."""
+    digest = hashlib.sha1(" ".join(arguments).encode()).hexdigest()[:10]
+    run_dir = root / f"lm-{digest}"
+    if (run_dir / "encoder.npz").is_file():
+        return run_dir, json.loads((run_dir / "run.json").read_text()).get(
+            "wall_time_s", 0.0
+        )
+    seconds = textlstm(["pretrain", *arguments, "--run-dir", str(run_dir)])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     info = json.loads((run_dir / "run.json").read_text())
+    info["wall_time_s"] = round(seconds, 1)
+    info["perplexity"] = metrics.get("perplexity")
+    (run_dir / "run.json").write_text(json.dumps(info, indent=2))
+    return run_dir, seconds
+
+
+def run_case(name: str, files: dict[str, Path], root: Path) -> dict:
+    """Run one case (its pretraining if any, then `textlstm fit`)."""
+    purpose, pretrain_arguments, fit_arguments = CASES[name]
+    names = {k: str(v) for k, v in files.items()}
+    pretrain_seconds, entry = 0.0, {}
+    if pretrain_arguments is not None:
+        lm, pretrain_seconds = pretrained(
+            [a.format(**names) for a in pretrain_arguments], root
+        )
+        names["lm"] = str(lm)
+        info = json.loads((lm / "run.json").read_text())
+        entry["pretrain"] = {
+            "perplexity": info.get("perplexity"),
+            "epochs": info.get("epochs_completed"),
+            "wall_time_s": round(pretrain_seconds, 1),
+        }
+    run_dir = root / name
+    arguments = [a.format(**names) for a in fit_arguments]
+    seconds = textlstm(["fit", *arguments, "--run-dir", str(run_dir)])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    info = json.loads((run_dir / "run.json").read_text())
+    command = " ".join(["textlstm", "fit", *fit_arguments]).format(
+        train="TRAIN.csv", test="TEST.csv", lm="LM_RUN", unsup="UNSUP"
+    )
     return {
         "case": name,
         "measures": purpose,
-        "command": " ".join(command[:-3])
-        .replace(str(files["train"]), "TRAIN.csv")
-        .replace(str(files["test"]), "TEST.csv"),
+        "command": command,
         "test_examples": metrics["num_examples"],
         "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"],
@@ -108,7 +193,8 @@ def run_case(name: str, files: dict[str, Path], root: Path) -> dict:
             key: report["value"]
             for key, report in (info.get("text_sizing") or {}).items()
         },
-        "wall_time_s": round(seconds, 1),
+        **entry,
+        "wall_time_s": round(seconds + pretrain_seconds, 1),
     }
 
 
@@ -127,19 +213,24 @@ def main(argv=None) -> None:
     parser.add_argument("--list", action="store_true", help="list the cases")
     parser.add_argument("--train-rows", type=int, default=2000)
     parser.add_argument("--test-rows", type=int, default=5000)
+    parser.add_argument(
+        "--work-dir", help="keep the runs here (pretrain runs are reused)"
+    )
     args = parser.parse_args(argv)
     if args.list:
-        for name, (purpose, _) in CASES.items():
+        for name, (purpose, *_) in CASES.items():
             print(f"{name}: {purpose}")
         return
     unknown = [c for c in args.cases if c not in CASES]
     if unknown:
         parser.error(f"unknown case(s): {', '.join(unknown)}")
-    with tempfile.TemporaryDirectory() as folder:
-        files = subsets(Path(folder), args.train_rows, args.test_rows)
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(args.work_dir or temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = subsets(folder, args.train_rows, args.test_rows)
         entries = []
         for name in args.cases or list(CASES):
-            entry = run_case(name, files, Path(folder) / "runs")
+            entry = run_case(name, files, folder / "runs")
             print(json.dumps(entry), flush=True)
             entries.append(entry)
             record([entry])
