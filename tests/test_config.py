@@ -24,6 +24,7 @@ PRESETS = [
     "imdb_bilstm",
     "imdb_gru",
     "imdb_keras_lstm",
+    "imdb_lm",
     "quickstart",
     "text_classifier",
 ]
