@@ -106,6 +106,7 @@ def check_keys(section: str, values: Mapping) -> dict:
 def check_rules(section: str, values: Mapping) -> None:
     """The rules of `section` that involve several keys (of checked values).
 
+    >>> from textlstm.schema import defaults
     >>> check_rules("data", {**defaults("data"), "source": "csv"})
     Traceback (most recent call last):
     ...
