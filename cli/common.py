@@ -20,6 +20,35 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
+#: `--config NAME|PATH` of `fit` and `pretrain`.
+config_option = click.option(
+    "--config",
+    "-c",
+    "config_name",
+    default="quickstart",
+    show_default=True,
+    metavar="NAME|PATH",
+    help="A preset name (see `textlstm configs`) or a YAML file.",
+)
+
+
+def set_option(example: str):
+    """`--set KEY=VALUE` (repeatable), with an example key in its help."""
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help=f"Override one config key, e.g. --set {example} (repeatable).",
+    )
+
+
+#: `--quiet` of the training commands.
+quiet_option = click.option(
+    "--quiet", "-q", is_flag=True, help="No progress output, only the summary."
+)
+
+
 #: The `--input FILE` option of `predict` and `explain` (read by `read_texts`).
 input_option = click.option(
     "--input",

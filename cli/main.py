@@ -22,10 +22,13 @@ from textlstm import __version__, runs
 from textlstm.cli import render
 from textlstm.cli.common import (
     CONTEXT_SETTINGS,
+    config_option,
     handle_errors,
     import_tensorflow_quietly,
     input_option,
+    quiet_option,
     read_texts,
+    set_option,
 )
 from textlstm.cli.explain_command import explain
 from textlstm.cli.export_commands import export, serve
@@ -63,22 +66,8 @@ def cli():
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "-c",
-    "config_name",
-    default="quickstart",
-    show_default=True,
-    metavar="NAME|PATH",
-    help="A preset name (see `textlstm configs`) or a YAML file.",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override one config key, e.g. --set model.units=128 (repeatable).",
-)
+@config_option
+@set_option("model.units=128")
 @click.option(
     "--data",
     "data_file",
@@ -112,9 +101,7 @@ def cli():
     is_flag=True,
     help="Deterministic ops: same seed, same metrics and weights (slower).",
 )
-@click.option(
-    "--quiet", "-q", is_flag=True, help="No progress output, only the summary."
-)
+@quiet_option
 @handle_errors
 def fit(
     config_name,

@@ -9,27 +9,19 @@ import click
 
 from textlstm import runs
 from textlstm.cli import render
-from textlstm.cli.common import handle_errors, import_tensorflow_quietly
+from textlstm.cli.common import (
+    config_option,
+    handle_errors,
+    import_tensorflow_quietly,
+    quiet_option,
+    set_option,
+)
 from textlstm.config import load_config
 
 
 @click.command()
-@click.option(
-    "--config",
-    "-c",
-    "config_name",
-    default="quickstart",
-    show_default=True,
-    metavar="NAME|PATH",
-    help="A preset name (see `textlstm configs`) or a YAML file.",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override one config key, e.g. --set pretrain.unlabeled=unsup/ (repeatable).",
-)
+@config_option
+@set_option("pretrain.unlabeled=unsup/")
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -44,9 +36,7 @@ from textlstm.config import load_config
 @click.option(
     "--epochs", type=click.IntRange(min=1), help="Same as --set pretrain.epochs=N."
 )
-@click.option(
-    "--quiet", "-q", is_flag=True, help="No progress output, only the summary."
-)
+@quiet_option
 @handle_errors
 def pretrain(config_name, overrides, run_dir, resume, epochs, quiet):
     """Pretrain a config's encoder as a language model (Dai & Le 2015; ULMFiT).
@@ -64,7 +54,7 @@ def pretrain(config_name, overrides, run_dir, resume, epochs, quiet):
     Examples:
       textlstm pretrain --run-dir runs/lm --epochs 3
       textlstm fit --set model.init_from=runs/lm
-      textlstm pretrain --config imdb_bilstm --set model.bidirectional=false \\
+      textlstm pretrain --config imdb_lm \\
           --set pretrain.unlabeled=aclImdb/train/unsup --run-dir runs/imdb-lm
       textlstm pretrain --run-dir runs/lm --resume --epochs 5
     """

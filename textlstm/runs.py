@@ -6,11 +6,9 @@ is the one place a training run leaves what it did: `config.yaml`,
 `metrics.json`, `tensorboard/` and `plots/` (docs: getting started, the run
 folder).
 
-Every file is written under a temporary name (`.tmp-<pid>-<name>`) and
-renamed into place, so a process killed at any moment (even by SIGKILL)
-never leaves a half-written file under a final name; the temporary names
-carry the writer's process id, so `remove_stale_temporaries` can tell
-leftovers of a dead process from the files a live one is writing.
+Every file is written under a temporary name and renamed into place
+(`textlstm.atomic`, whose names this module re-exports), so a process
+killed at any moment (even by SIGKILL) never leaves a half-written file.
 
 This module imports no TensorFlow: reading a run, writing a PNG or a JSON
 file must not pay for it (a test checks).
@@ -18,14 +16,12 @@ file must not pay for it (a test checks).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import datetime
 import io
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -33,6 +29,14 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from textlstm.atomic import (
+    atomic_path,
+    read_json,
+    remove_stale_temporaries,
+    write_bytes,
+    write_json,
+    write_text,
+)
 from textlstm.config import ConfigError, apply_overrides, validate_config
 from textlstm.errors import RunError
 
@@ -47,6 +51,8 @@ __all__ = [
     "latest_checkpoint",
     "latest_run_dir",
     "load_arrays",
+    "new_run_dir",
+    "read_json",
     "read_run",
     "remove_stale_temporaries",
     "resume_config",
@@ -62,96 +68,9 @@ __all__ = [
 RESUMABLE_KEYS = ("train.epochs", "train.deterministic")
 #: Epoch checkpoints kept (the latest ones); `best.npz` is kept apart.
 KEEP_CHECKPOINTS = 2
-_TEMPORARY = re.compile(r"\.tmp-(\d+)-")
 _SECTIONS = "a mapping of sections"
 #: A size chosen from the training data when the run started.
 AUTO = "auto"
-
-
-# --------------------------------------------------------------------------- #
-# Atomic files
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; rename it to `path` on success.
-
-    Works for files and folders alike (make the folder inside the block).
-    The temporary name keeps the suffix (`.png`, `.keras`, ...) for writers
-    that look at it, and is removed if the block raises.
-
-    >>> import tempfile
-    >>> target = Path(tempfile.mkdtemp()) / "hello.txt"
-    >>> with atomic_path(target) as temporary:
-    ...     _ = Path(temporary).write_text("hi")
-    >>> target.read_text()
-    'hi'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    finally:
-        _remove(temporary)
-
-
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` atomically (temporary name, fsync, rename)."""
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-    return Path(path)
-
-
-def write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write `text` (UTF-8) to `path` atomically."""
-    return write_bytes(path, text.encode("utf-8"))
-
-
-def write_json(path: str | os.PathLike, value, indent: int = 2) -> Path:
-    """Write `value` as indented JSON to `path` atomically."""
-    return write_text(path, json.dumps(value, indent=indent) + "\n")
-
-
-def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Remove the `.tmp-<pid>-*` entries of `folder` whose process is gone.
-
-    The leftovers of a killed writer; entries of a live process (another
-    export writing beside this one) are kept. Returns what was removed.
-    """
-    folder = Path(folder)
-    removed = []
-    if not folder.is_dir():
-        return removed
-    for entry in folder.glob(".tmp-*"):
-        match = _TEMPORARY.match(entry.name)
-        if match and not _process_alive(int(match.group(1))):
-            _remove(entry)
-            removed.append(entry)
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- #
@@ -236,15 +155,6 @@ def _read_run_file(file: Path, parse, expected: str) -> dict:
     return value
 
 
-def read_json(path: str | os.PathLike) -> dict:
-    """A JSON object from `path`, or `{}` when it is missing or damaged."""
-    try:
-        value = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 # --------------------------------------------------------------------------- #
 # Where runs live, and resuming one
 
@@ -262,6 +172,24 @@ def default_run_dir(
         candidate = base.with_name(f"{base.name}-{number}")
         number += 1
     return candidate
+
+
+def new_run_dir(
+    name: str, run_dir: str | os.PathLike | None = None, *, resume: bool = False
+) -> Path:
+    """The folder of a run about to start: `run_dir`, else
+    `default_run_dir` for `name`; it must be new or empty unless `resume`.
+
+    Raises:
+        RunError: the folder exists and is not empty without `resume`.
+    """
+    run_dir = Path(run_dir) if run_dir is not None else default_run_dir({"name": name})
+    if not resume and run_dir.exists() and any(run_dir.iterdir()):
+        raise RunError(
+            f"run folder {run_dir} already exists and is not empty "
+            "(use --resume to continue it, or another --run-dir)"
+        )
+    return run_dir
 
 
 def latest_run_dir(name: str, root: str | os.PathLike = "runs") -> Path | None:

@@ -50,6 +50,7 @@ from textlstm.runs import (
     atomic_path,
     default_run_dir,
     latest_run_dir,
+    new_run_dir,
     read_json,
     read_run,
     remove_stale_temporaries,
@@ -132,7 +133,7 @@ def fit(
     started = time.perf_counter()
     session = _Session(
         config=validate_config(config),
-        run_dir=_new_or_resumed(config, run_dir, resume),
+        run_dir=new_run_dir(config["name"], run_dir, resume=resume),
         resume=resume,
         verbose=verbose,
         log=log or (lambda message: None),
@@ -193,16 +194,6 @@ class _Session:
         if not previous:
             return text.STANDARDIZER_VERSION
         return int(previous.get("standardizer_version", 1))
-
-
-def _new_or_resumed(config: Mapping, run_dir, resume: bool) -> Path:
-    run_dir = Path(run_dir) if run_dir is not None else default_run_dir(config)
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
-        raise RunError(
-            f"run folder {run_dir} already exists and is not empty "
-            "(use --resume to continue it, or another --run-dir)"
-        )
-    return run_dir
 
 
 @contextlib.contextmanager

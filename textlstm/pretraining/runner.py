@@ -32,14 +32,14 @@ from textlstm.checkpoints import (
 )
 from textlstm.config import ConfigError, dump_config, validate_config
 from textlstm.embeddings import embeddings_for_config
-from textlstm.info import collect_info
+from textlstm.info import run_environment
 from textlstm.optimizers import build_optimizer
 from textlstm.pretraining.language_model import build_language_model
 from textlstm.pretraining.texts import PretrainTexts, load_pretraining_texts
 from textlstm.runs import (
     RunError,
     RunRecord,
-    default_run_dir,
+    new_run_dir,
     remove_stale_temporaries,
     save_checkpoint,
     write_history,
@@ -120,7 +120,7 @@ def pretrain(
     config = check_pretrain_config(validate_config(config))
     session = _Session(
         config=config,
-        run_dir=_new_or_resumed(config, run_dir, resume),
+        run_dir=new_run_dir(f"pretrain-{config['name']}", run_dir, resume=resume),
         resume=resume,
         verbose=verbose,
         log=log or (lambda message: None),
@@ -205,18 +205,6 @@ class _Session:
         )
 
 
-def _new_or_resumed(config: Mapping, run_dir, resume: bool) -> Path:
-    if run_dir is None:
-        run_dir = default_run_dir({"name": f"pretrain-{config['name']}"})
-    run_dir = Path(run_dir)
-    if not resume and run_dir.exists() and any(run_dir.iterdir()):
-        raise RunError(
-            f"run folder {run_dir} already exists and is not empty "
-            "(use --resume to continue it, or another --run-dir)"
-        )
-    return run_dir
-
-
 def _seed(train: Mapping) -> None:
     """The seed and op determinism of one `pretrain` call."""
     keras.utils.set_random_seed(train["seed"])
@@ -255,8 +243,7 @@ def _start_run(session: _Session, texts: PretrainTexts, vectorizer, record) -> N
     vocabulary_size = text.write_vocabulary(vectorizer, run_dir / "vocab.txt")
     settings = {k: v for k, v in vectorizer.get_config().items() if k != "vocabulary"}
     write_json(run_dir / VECTORIZER_FILE, settings)
-    info = collect_info()
-    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    info = run_environment(tf.distribute.get_strategy())
     record.started(
         kind="pretrain",
         name=session.config["name"],
@@ -266,7 +253,7 @@ def _start_run(session: _Session, texts: PretrainTexts, vectorizer, record) -> N
         vocabulary_size=int(vocabulary_size),
         num_texts={"train": len(texts.train), "holdout": len(texts.holdout)},
         sources=texts.sources,
-        device=", ".join(gpus) if gpus else f"CPU ({info['cpu_count']} cores)",
+        device=info["device"],
         environment=info,
     )
 
