@@ -133,3 +133,12 @@ def import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def refuse_used_run_dir(run_dir) -> None:
+    """`--run-dir` of a new run must be new or empty (exit 2 otherwise)."""
+    if run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
+        raise click.BadParameter(
+            f"{run_dir} exists and is not empty (add --resume to continue it)",
+            param_hint="--run-dir",
+        )

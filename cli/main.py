@@ -28,6 +28,7 @@ from textlstm.cli.common import (
     input_option,
     quiet_option,
     read_texts,
+    refuse_used_run_dir,
     set_option,
 )
 from textlstm.cli.explain_command import explain
@@ -151,11 +152,8 @@ def fit(
         config = runs.resume_config(
             run_dir, [*overrides, *flags], requested=config, compare_all=named
         )
-    elif run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
-        raise click.BadParameter(
-            f"{run_dir} exists and is not empty (add --resume to continue it)",
-            param_hint="--run-dir",
-        )
+    else:
+        refuse_used_run_dir(run_dir)
 
     err = render.console(stderr=True)
     err.print(f"[bold]textlstm fit[/] {config['name']}: {config['description']}")

@@ -14,6 +14,7 @@ from textlstm.cli.common import (
     handle_errors,
     import_tensorflow_quietly,
     quiet_option,
+    refuse_used_run_dir,
     set_option,
 )
 from textlstm.config import load_config
@@ -66,11 +67,8 @@ def pretrain(config_name, overrides, run_dir, resume, epochs, quiet):
         config = runs.resume_config(run_dir, overrides, requested=config)
         if epochs is not None:
             config["pretrain"]["epochs"] = epochs
-    elif run_dir is not None and run_dir.exists() and any(run_dir.iterdir()):
-        raise click.BadParameter(
-            f"{run_dir} exists and is not empty (add --resume to continue it)",
-            param_hint="--run-dir",
-        )
+    else:
+        refuse_used_run_dir(run_dir)
 
     err = render.console(stderr=True)
     err.print(f"[bold]textlstm pretrain[/] {config['name']}: {config['description']}")

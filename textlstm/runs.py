@@ -23,7 +23,7 @@ import io
 import json
 import os
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ __all__ = [
     "Run",
     "RunError",
     "RunRecord",
+    "Session",
     "atomic_path",
     "checkpoint_dirs",
     "default_run_dir",
@@ -280,6 +281,22 @@ def _flatten(config: Mapping) -> dict:
 
 # --------------------------------------------------------------------------- #
 # run.json
+
+
+@dataclasses.dataclass
+class Session:
+    """One call of a training command (`fit`, `pretrain`): what its phases
+    read. The commands subclass it with their own sections."""
+
+    config: dict
+    run_dir: Path
+    resume: bool
+    verbose: int | str
+    log: Callable[[str], None]
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.run_dir / "checkpoints"
 
 
 class RunRecord:

@@ -47,6 +47,7 @@ from textlstm.runs import (
     Run,
     RunError,
     RunRecord,
+    Session,
     atomic_path,
     default_run_dir,
     latest_run_dir,
@@ -169,23 +170,12 @@ def fit(
     )
 
 
-@dataclasses.dataclass
-class _Session:
+class _Session(Session):
     """One call of `fit`: what every phase reads."""
-
-    config: dict
-    run_dir: Path
-    resume: bool
-    verbose: int | str
-    log: Callable[[str], None]
 
     @property
     def train(self) -> dict:
         return self.config["train"]
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.run_dir / "checkpoints"
 
     @property
     def standardizer_version(self) -> int:

@@ -39,6 +39,7 @@ from textlstm.pretraining.texts import PretrainTexts, load_pretraining_texts
 from textlstm.runs import (
     RunError,
     RunRecord,
+    Session,
     new_run_dir,
     remove_stale_temporaries,
     save_checkpoint,
@@ -172,23 +173,12 @@ def check_pretrain_config(config: Mapping) -> dict:
     return dict(config)
 
 
-@dataclasses.dataclass
-class _Session:
+class _Session(Session):
     """One call of `pretrain`: what every phase reads."""
-
-    config: dict
-    run_dir: Path
-    resume: bool
-    verbose: int | str
-    log: Callable[[str], None]
 
     @property
     def pretrain(self) -> dict:
         return self.config["pretrain"]
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.run_dir / "checkpoints"
 
     def batches(self, vectorizer, texts: list[str], *, shuffle=False, seed=0):
         """Batches of `(token ids, 0)` (the labels are unused)."""
