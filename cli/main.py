@@ -34,6 +34,7 @@ from textlstm.cli.common import (
 from textlstm.cli.explain_command import explain
 from textlstm.cli.export_commands import export, serve
 from textlstm.cli.pretrain_command import pretrain
+from textlstm.cluster import ClusterError, read_cluster
 from textlstm.config import (
     DATA_FILE_PRESET,
     ConfigError,
@@ -47,6 +48,8 @@ from textlstm.config import (
 )
 from textlstm.errors import ExportError
 from textlstm.export import resolve_export
+from textlstm.launcher import run_local_workers
+from textlstm.workers import require_run_dir, unfinished_run
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -102,6 +105,18 @@ def cli():
     is_flag=True,
     help="Deterministic ops: same seed, same metrics and weights (slower).",
 )
+@click.option(
+    "--strategy",
+    type=click.Choice(["default", "mirrored", "multi_worker", "tpu"]),
+    help="Same as --set train.strategy=NAME (docs: Distributed training).",
+)
+@click.option(
+    "--local-workers",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Try multi_worker on this machine: start N workers on 127.0.0.1 "
+    "(the chief's progress is shown; if one fails, the others are stopped).",
+)
 @quiet_option
 @handle_errors
 def fit(
@@ -114,6 +129,8 @@ def fit(
     resume,
     seed,
     deterministic,
+    strategy,
+    local_workers,
     quiet,
 ):
     """Train a classifier from a config and write a run folder.
@@ -139,7 +156,18 @@ def fit(
     flags += [f"train.batch_size={batch_size}"] if batch_size is not None else []
     flags += [f"train.seed={seed}"] if seed is not None else []
     flags += ["train.deterministic=true"] if deterministic else []
+    flags += ["train.strategy=multi_worker"] if local_workers else []
+    flags += [f"train.strategy={strategy}"] if strategy and not local_workers else []
     config = load_config(config_name, [*overrides, *flags])
+    if local_workers:
+        _fit_local_workers(local_workers, config, locals())
+        return
+    cluster, chief = _fit_cluster(config, run_dir)
+    if cluster is not None and not resume and unfinished_run(run_dir):
+        resume = True  # a restarted worker continues, as BackupAndRestore does
+        render.console(stderr=True).print(
+            f"[dim]Continuing the unfinished run in {run_dir}[/]"
+        )
 
     if resume:
         if run_dir is None:
@@ -152,7 +180,7 @@ def fit(
         config = runs.resume_config(
             run_dir, [*overrides, *flags], requested=config, compare_all=named
         )
-    else:
+    elif chief:
         refuse_used_run_dir(run_dir)
 
     err = render.console(stderr=True)
@@ -168,7 +196,44 @@ def fit(
         verbose=verbose,
         log=lambda message: err.print(f"[dim]{message}[/]"),
     )
-    render.fit_summary(result, config)
+    if chief:
+        render.fit_summary(result, config)
+    else:
+        err.print(f"Worker {cluster.worker_id} done; the chief wrote {run_dir}")
+
+
+def _fit_cluster(config, run_dir):
+    """The `TF_CONFIG` cluster of a multi_worker run (else None), and
+    whether this process is the chief (it writes the run folder)."""
+    if config["train"]["strategy"] != "multi_worker":
+        return None, True
+    cluster = read_cluster()
+    if cluster is None:
+        raise ClusterError(
+            "train.strategy multi_worker: TF_CONFIG is not set (set it on every "
+            "host, or try it here with --local-workers 2)"
+        )
+    require_run_dir(run_dir, cluster)
+    return cluster, cluster.is_chief
+
+
+def _fit_local_workers(count: int, config, options: dict) -> None:
+    """`fit --local-workers N`: the same fit command as N local workers."""
+    run_dir = options["run_dir"] or runs.default_run_dir(config)
+    arguments = ["fit", "--run-dir", str(run_dir), "--strategy", "multi_worker"]
+    arguments += ["--config", str(options["config_name"])]  # --data resolved
+    for key in ("epochs", "batch_size", "seed"):
+        if options[key] is not None:
+            arguments += [f"--{key.replace('_', '-')}", str(options[key])]
+    for flag in ("resume", "deterministic", "quiet"):
+        arguments += [f"--{flag}"] if options[flag] else []
+    for override in options["overrides"]:
+        arguments += ["--set", override]
+    err = render.console(stderr=True)
+    err.print(f"[bold]textlstm fit[/] {count} local workers, run folder {run_dir}")
+    status = run_local_workers(count, arguments, report=lambda line: err.print(line))
+    if status:
+        raise SystemExit(status)
 
 
 # --------------------------------------------------------------------------- #

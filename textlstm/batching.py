@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["bucket_boundaries", "make_batches"]
+__all__ = ["bucket_boundaries", "count_examples", "make_batches"]
 
 
 def make_batches(
@@ -20,6 +20,7 @@ def make_batches(
     shuffle: bool,
     seed: int,
     bucketing: bool = False,
+    drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """Vectorize, cache, shuffle, batch and prefetch `(text, label)` examples.
 
@@ -39,6 +40,8 @@ def make_batches(
             `[batch, L]` with `L <= sequence_length`, so the model's token
             input must accept any length (`shape=(None,)`); with masking the
             predictions are the same.
+        drop_remainder: Drop the last batch when it is smaller than
+            `batch_size` (static shapes for XLA and TPUs; without bucketing).
 
     Returns:
         A dataset of `(token_ids int64 [batch, length], label int64 [batch])`.
@@ -67,7 +70,7 @@ def make_batches(
     if bucketing:
         ids = _bucket(ids, batch_size, getattr(vectorizer, "padding", "post"))
     else:
-        ids = ids.batch(batch_size)
+        ids = ids.batch(batch_size, drop_remainder=drop_remainder)
     return ids.prefetch(tf.data.AUTOTUNE)
 
 
@@ -113,3 +116,11 @@ def _bucket(ids: tf.data.Dataset, batch_size: int, padding: str) -> tf.data.Data
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         no_padding=True,
     ).map(trim)
+
+
+def count_examples(dataset: tf.data.Dataset) -> int:
+    """The number of elements of `dataset` (iterating it if TF cannot tell)."""
+    cardinality = int(dataset.cardinality())
+    if cardinality >= 0:
+        return cardinality
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))

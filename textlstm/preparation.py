@@ -38,6 +38,8 @@ class PreparedData:
         bucketing: Whether `batches` buckets texts by length.
         pretrained: The `model.embeddings` vectors for the vocabulary.
         sizing: What each `auto` size chose, and why.
+        static: Static batch shapes for XLA and TPUs: no bucketing, and the
+            last partial training batch dropped.
     """
 
     bundle: data_lib.DatasetBundle
@@ -48,20 +50,23 @@ class PreparedData:
     bucketing: bool
     pretrained: embeddings.PretrainedEmbeddings | None = None
     sizing: dict = dataclasses.field(default_factory=dict)
+    static: bool = False
 
     @property
     def class_names(self) -> list[str]:
         return list(self.bundle.class_names)
 
     def batches(self, dataset, *, shuffle: bool = False, seed: int = 0):
-        """Vectorized, cached batches of a split (`textlstm.batching`)."""
+        """Vectorized, cached batches of a split (`textlstm.batching`); with
+        `static`, training batches (`shuffle`) drop the last partial one."""
         return text.make_batches(
             dataset,
             self.vectorizer,
             self.batch_size,
             shuffle=shuffle,
             seed=seed,
-            bucketing=self.bucketing,
+            bucketing=self.bucketing and not self.static,
+            drop_remainder=self.static and shuffle,
         )
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "RunRecord",
     "Session",
     "atomic_path",
+    "check_same_vocabulary",
     "checkpoint_dirs",
     "default_run_dir",
     "latest_checkpoint",
@@ -421,6 +422,14 @@ def checkpoint_dirs(checkpoints: str | os.PathLike) -> list[Path]:
         for p in checkpoints.glob("epoch-*")
         if p.is_dir() and (p / "state.json").is_file()
     )
+
+
+def check_same_vocabulary(old: str | os.PathLike, new: str | os.PathLike) -> None:
+    """A resumed run must rebuild the vocabulary it had (`vocab.txt`)."""
+    if Path(old).read_bytes() != Path(new).read_bytes():
+        raise RunError(
+            f"cannot resume: the vocabulary rebuilt from the data differs from {old}"
+        )
 
 
 def latest_checkpoint(checkpoints: str | os.PathLike) -> tuple[Path, dict] | None:

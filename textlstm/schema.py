@@ -314,8 +314,26 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "strategy": _O(
             str,
             "default",
-            "tf.distribute strategy.",
+            "tf.distribute strategy: default (one device, Keras fit), mirrored "
+            "(this machine's devices), multi_worker (TF_CONFIG's cluster), tpu.",
             choices=("default", "mirrored", "multi_worker", "tpu"),
+        ),
+        "jit_compile": _O(
+            bool,
+            False,
+            "Compile the training step with XLA (static batch shapes: no "
+            "bucketing, the last partial batch dropped).",
+        ),
+        "tpu": _O(
+            str,
+            "local",
+            "The TPU of train.strategy tpu: a name or grpc:// address, or local.",
+        ),
+        "cluster_timeout": _O(
+            float,
+            120.0,
+            "Seconds a multi_worker task waits for the others to join.",
+            minimum=1.0,
         ),
     },
     "pretrain": {

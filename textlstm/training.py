@@ -31,7 +31,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm import evaluation, models, text
+from textlstm import distributed, evaluation, models, text
+from textlstm.batching import count_examples
 from textlstm.checkpoints import (
     LoopState,
     checkpoint_variables,
@@ -39,6 +40,7 @@ from textlstm.checkpoints import (
     restore_checkpoint,
     to_numpy,
 )
+from textlstm.cluster import read_cluster
 from textlstm.config import dump_config, validate_config
 from textlstm.info import kernel_paths, run_environment
 from textlstm.optimizers import Warmup, build_optimizer
@@ -49,6 +51,7 @@ from textlstm.runs import (
     RunRecord,
     Session,
     atomic_path,
+    check_same_vocabulary,
     default_run_dir,
     latest_run_dir,
     new_run_dir,
@@ -62,6 +65,7 @@ from textlstm.runs import (
     write_text,
 )
 from textlstm.transfer import init_encoder
+from textlstm.workers import WorkerRole, require_run_dir
 
 __all__ = [
     "FitResult",
@@ -132,35 +136,47 @@ def fit(
             the data, vocabulary or model differ from the resumed run's.
     """
     started = time.perf_counter()
+    config = validate_config(config)
+    cluster = read_cluster() if config["train"]["strategy"] == "multi_worker" else None
+    require_run_dir(run_dir, cluster)
+    strategy = distributed.create_strategy(config["train"], cluster)  # first TF use
+    role = WorkerRole(cluster, Path(run_dir) if run_dir is not None else None)
+    if role.is_chief:
+        role.shared_run_dir = new_run_dir(config["name"], run_dir, resume=resume)
     session = _Session(
-        config=validate_config(config),
-        run_dir=new_run_dir(config["name"], run_dir, resume=resume),
+        config=config,
+        run_dir=role.run_dir(resume),
         resume=resume,
-        verbose=verbose,
-        log=log or (lambda message: None),
+        verbose=verbose if role.is_chief else 0,
+        log=(log or (lambda message: None)) if role.is_chief else (lambda m: None),
     )
     record = RunRecord(session.run_dir)
+    loop = LoopState()
     with _training_settings(session.config["train"]):
         try:
             data = _load_data(session)
-            strategy = _strategy(session.config["train"]["strategy"])
             _start_run(session, data, record, strategy)
             model, loop = _build_model(session, data, record, strategy)
-            training_seconds = _train(session, data, model, loop, record)
-            metrics, evaluation_seconds = _evaluate(session, data, model, loop)
-            _save(session, data, model, loop, metrics)
-            wall_times = {
-                "data_s": round(data.seconds, 3),
-                "training_s": round(training_seconds, 3),
-                "evaluation_s": round(evaluation_seconds, 3),
-                "total_s": round(time.perf_counter() - started, 3),
-            }
-            record.completed(wall_times, **_final_info(data, model, loop, metrics))
+            distributed.check_agreement(strategy, role.num_workers, loop.epoch, data)
+            session.training_seconds = _train(
+                session, data, model, loop, record, strategy
+            )
+            metrics, wall_times, info = _finish(
+                session, data, model, loop, strategy, role, started
+            )
+            record.completed(wall_times, **info)
+            distributed.barrier(strategy, role.num_workers)  # the chief has saved
+        except distributed.PEER_ERRORS as error:
+            failure = distributed.peer_error(error, loop.epoch)
+            record.failed(failure)
+            raise failure from None
         except BaseException as error:
             record.failed(error)
             raise
+        finally:
+            role.cleanup()
     return FitResult(
-        run_dir=session.run_dir,
+        run_dir=role.shared_run_dir,
         metrics=metrics,
         history=loop.history,
         epochs_completed=loop.epoch,
@@ -170,8 +186,47 @@ def fit(
     )
 
 
+def _finish(session, data, model, loop, strategy, role, started):
+    """Phases 5 and 6 on the chief (test metrics, model.keras, plots), on a
+    single-device copy of a distributed `model`.
+
+    Returns:
+        `(metrics, wall times, run.json fields)`; all empty on a worker that
+        is not the chief.
+    """
+    report = None
+    if role.num_workers > 1:
+        report = distributed.worker_report(
+            strategy,
+            role.num_workers,
+            role.cluster,
+            data=data,
+            local_examples=session.local_examples,
+            seconds=time.perf_counter() - started,
+        )
+    if not role.is_chief:
+        return {}, {}, {}
+    if session.train["strategy"] != "default":
+        model = distributed.single_device_copy(session.config, data, model)
+    metrics, evaluation_seconds = _evaluate(session, data, model, loop)
+    _save(session, data, model, loop, metrics)
+    wall_times = {
+        "data_s": round(data.seconds, 3),
+        "training_s": round(session.training_seconds, 3),
+        "evaluation_s": round(evaluation_seconds, 3),
+        "total_s": round(time.perf_counter() - started, 3),
+    }
+    info = _final_info(data, model, loop, metrics)
+    if report is not None:
+        info["cluster"] = {**role.cluster.describe(), "workers": report}
+    return metrics, wall_times, info
+
+
 class _Session(Session):
     """One call of `fit`: what every phase reads."""
+
+    training_seconds: float = 0.0  # set by fit after phase 4
+    local_examples: int = 0  # examples this worker trained on in an epoch
 
     @property
     def train(self) -> dict:
@@ -214,6 +269,7 @@ def _load_data(session: _Session) -> PreparedData:
         log=session.log,
     )
     session.config["text"] = data.text
+    data.static = distributed.static_shapes(session.train)
     return data
 
 
@@ -234,11 +290,12 @@ def _start_run(
     with atomic_path(run_dir / "vocab.txt") as temporary:
         vocabulary_size = text.write_vocabulary(data.vectorizer, temporary)
         if session.resume and (run_dir / "vocab.txt").is_file():
-            _check_same_vocabulary(run_dir / "vocab.txt", temporary)
+            check_same_vocabulary(run_dir / "vocab.txt", temporary)
     environment = run_environment(strategy)
     record.started(
         name=session.config["name"],
         seed=session.train["seed"],
+        strategy=session.train["strategy"],
         deterministic=session.train["deterministic"],
         class_names=data.class_names,
         data_fingerprint=data.bundle.fingerprint,
@@ -254,7 +311,7 @@ def _start_run(
 def _build_model(session: _Session, data: PreparedData, record: RunRecord, strategy):
     """Phase 3: the compiled classifier and its loop state, both restored
     from the latest checkpoint when resuming."""
-    steps_per_epoch = math.ceil(_count(data.bundle.train) / data.batch_size)
+    steps_per_epoch = math.ceil(count_examples(data.bundle.train) / data.batch_size)
     with strategy.scope():
         model = models.build_classifier(
             session.config,
@@ -263,11 +320,14 @@ def _build_model(session: _Session, data: PreparedData, record: RunRecord, strat
             embeddings=data.pretrained,
         )
         init_encoder(model, session.config)  # model.init_from, if set
+        train = session.train
+        if train["strategy"] != "default":  # DistributedTrainer clips the sum
+            train = {**train, "clipnorm": None}
         model.compile(
-            optimizer=build_optimizer(session.train, steps_per_epoch),
+            optimizer=build_optimizer(train, steps_per_epoch),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
-            jit_compile=False,
+            jit_compile=train["jit_compile"],
         )
         model.optimizer.build(model.trainable_variables)
     loop = LoopState()
@@ -283,11 +343,16 @@ def _build_model(session: _Session, data: PreparedData, record: RunRecord, strat
 
 
 def _train(
-    session: _Session, data: PreparedData, model, loop, record: RunRecord
+    session: _Session, data: PreparedData, model, loop, record: RunRecord, strategy
 ) -> float:
-    """Phase 4: one `Model.fit` per epoch, then a checkpoint, history.csv
-    and run.json; ends at `train.epochs` or when early stopping says so."""
+    """Phase 4: one `Model.fit` per epoch (under a strategy,
+    `distributed.train_epochs`), then a checkpoint, history.csv and
+    run.json; ends at `train.epochs` or when early stopping says so."""
     train = session.train
+    if train["strategy"] != "default":
+        return distributed.train_epochs(
+            session, data, model, loop, record, strategy, _end_epoch
+        )
     callbacks = [
         keras.callbacks.TensorBoard(
             log_dir=str(session.run_dir / "tensorboard"),
@@ -393,7 +458,7 @@ def _final_info(data: PreparedData, model, loop, metrics: dict) -> dict:
         "stopped_early": loop.stopped_early,
         "best_epoch": loop.best_epoch,
         "num_examples": {
-            "train": _count(data.bundle.train),
+            "train": count_examples(data.bundle.train),
             "validation": metrics["validation"]["num_examples"],
             "test": metrics["num_examples"],
         },
@@ -405,13 +470,6 @@ def _final_info(data: PreparedData, model, loop, metrics: dict) -> dict:
 # Helpers
 
 
-def _check_same_vocabulary(old: Path, new: Path) -> None:
-    if old.read_bytes() != Path(new).read_bytes():
-        raise RunError(
-            f"cannot resume: the vocabulary rebuilt from the data differs from {old}"
-        )
-
-
 class _Progress(keras.callbacks.ProgbarLogger):
     """Keras' progress bar, showing `Epoch k/total` across per-epoch fits."""
 
@@ -421,19 +479,6 @@ class _Progress(keras.callbacks.ProgbarLogger):
 
     def set_params(self, params):
         super().set_params({**params, "epochs": self.total_epochs})
-
-
-def _strategy(name: str):
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
-
-
-def _count(dataset) -> int:
-    cardinality = int(dataset.cardinality())
-    if cardinality >= 0:
-        return cardinality
-    return int(dataset.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
 
 
 def _current_learning_rate(optimizer) -> float:

@@ -145,12 +145,4 @@ def _data_rules(data: Mapping) -> None:
         )
 
 
-def _train_rules(train: Mapping) -> None:
-    if train["strategy"] in ("multi_worker", "tpu"):
-        raise ConfigError(
-            f"train.strategy: {train['strategy']!r} is not supported yet "
-            "(supported: default, mirrored)"
-        )
-
-
-_RULES = {"model": _model_rules, "data": _data_rules, "train": _train_rules}
+_RULES = {"model": _model_rules, "data": _data_rules}
