@@ -40,8 +40,8 @@ __all__ = [
     "local_tf_configs",
     "parse_cluster",
     "read_cluster",
+    "rendezvous",
     "unreachable_peers",
-    "wait_for_peers",
 ]
 
 #: The task types a MultiWorkerMirroredStrategy cluster may hold.
@@ -223,15 +223,63 @@ def local_tf_configs(count: int, host: str = "127.0.0.1") -> list[str]:
     ]
 
 
-def wait_for_peers(cluster: Cluster, timeout: float) -> list[str]:
-    """Poll the peers until all accept connections or `timeout` passes.
+def rendezvous(cluster: Cluster, timeout: float) -> list[str]:
+    """Wait until every task of `cluster` has started, or `timeout` passes.
+
+    TensorFlow's cluster start-up waits for the other tasks forever, with
+    the interpreter locked (no Python thread can stop it). So before it,
+    each task listens on its own port of `TF_CONFIG` and connects to every
+    peer's, sending its worker id; a task is done when it has reached every
+    peer and heard from every peer. Then it frees its port for TensorFlow.
 
     Returns:
-        The peers still unreachable at the end ([] when all answered).
+        The addresses of the peers not heard from or not reached by the
+        deadline ([] when the cluster is complete).
     """
     deadline = time.monotonic() + timeout
-    missing = cluster.peers
-    while missing and time.monotonic() < deadline:
-        time.sleep(0.5)
-        missing = unreachable_peers(missing)
-    return missing
+    others = {
+        i: task[2] for i, task in enumerate(cluster.tasks) if i != cluster.worker_id
+    }
+    reached: set[int] = set()
+    heard: set[int] = set()
+    port = int(cluster.address.rpartition(":")[2])
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("", port))
+        server.listen(len(others) + 1)
+        server.settimeout(0.2)
+        while (reached != set(others) or heard != set(others)) and (
+            time.monotonic() < deadline
+        ):
+            for index in set(others) - reached:
+                if _hello(others[index], cluster.worker_id):
+                    reached.add(index)
+            heard |= _accept_hellos(server)
+    return [others[i] for i in sorted(others) if i not in reached or i not in heard]
+
+
+def _hello(address: str, worker_id: int) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), 0.5) as peer:
+            peer.sendall(f"textlstm {worker_id}\n".encode())
+        return True
+    except OSError:
+        return False
+
+
+def _accept_hellos(server: socket.socket) -> set[int]:
+    heard = set()
+    while True:
+        try:
+            connection, _ = server.accept()
+        except (TimeoutError, OSError):
+            return heard
+        with connection:
+            connection.settimeout(1.0)
+            try:
+                words = connection.recv(64).decode(errors="replace").split()
+            except OSError:
+                continue
+            if len(words) == 2 and words[0] == "textlstm" and words[1].isdigit():
+                heard.add(int(words[1]))

@@ -75,9 +75,8 @@ def create_strategy(train: Mapping, cluster: cluster_lib.Cluster | None = None):
 
     Raises:
         ClusterError: `multi_worker` without a cluster, or the other workers
-            did not all join within `train.cluster_timeout` seconds (the
-            process then exits with status 2: TensorFlow cannot be stopped
-            while it waits).
+            did not all start within `train.cluster_timeout` seconds
+            (`textlstm.cluster.rendezvous`).
         RunError: no TPU found for `tpu`.
         ConfigError: `train.batch_size` does not divide across the replicas.
     """
@@ -120,22 +119,13 @@ def _multi_worker_strategy(cluster, timeout: float):
             "train.strategy multi_worker: TF_CONFIG is not set (set it on every "
             "host, or try it here with textlstm fit --local-workers 2)"
         )
-    joined = threading.Event()
-
-    def give_up():  # TensorFlow blocks until every worker joins
-        if joined.wait(timeout):
-            return
-        missing = cluster_lib.unreachable_peers(cluster.peers) or cluster.peers
-        sys.stderr.write(
-            f"Error: the cluster did not form within {timeout:g} s "
-            f"(train.cluster_timeout): no answer from {', '.join(missing)}\n"
+    missing = cluster_lib.rendezvous(cluster, timeout)
+    if missing:
+        raise cluster_lib.ClusterError(
+            f"the cluster did not form within {timeout:g} s "
+            f"(train.cluster_timeout): no answer from {', '.join(missing)}"
         )
-        sys.stderr.flush()
-        os._exit(2)
-
-    threading.Thread(target=give_up, daemon=True).start()
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    joined.set()
     # TensorFlow's preemption notifier swallows SIGTERM; a cluster manager
     # sends it to stop a task. Checkpoints and run files are written
     # atomically, so stopping at once loses nothing but the current epoch.
