@@ -228,7 +228,10 @@ class DistributedTrainer:
             loss_sum, hits = self._sums(probabilities, labels)
             loss = loss_sum / global_count
             if self.model.losses:  # regularization, split across replicas
-                loss += tf.add_n(self.model.losses) / self.replicas
+                penalty = tf.add_n(self.model.losses)
+                loss += penalty / self.replicas
+                # Reported like Keras' fit: the mean loss plus the penalty.
+                loss_sum += penalty * tf.cast(tf.size(labels), tf.float32)
         return tape.gradient(loss, variables), loss_sum, hits
 
     def _replica_train(self, ids, labels):
@@ -238,13 +241,30 @@ class DistributedTrainer:
         gradients, loss_sum, hits = self._gradients(
             ids, labels, tf.maximum(global_count, 1.0)
         )
-        gradients = context.all_reduce("SUM", gradients)
         if self.clipnorm:
-            gradients = [tf.clip_by_norm(g, self.clipnorm) for g in gradients]
-        # The optimizer sums the replicas' gradients once more.
-        gradients = [_scale(g, 1.0 / self.replicas) for g in gradients]
+            factors = self._clip_factors(context, gradients)
+            gradients = [_scale(g, f) for g, f in zip(gradients, factors)]
+        # The optimizer sums the replicas' gradients (rows of IndexedSlices
+        # are concatenated, as one device's would be) and applies them.
         self.model.optimizer.apply(gradients, self.model.trainable_variables)
         return loss_sum, hits, count
+
+    def _clip_factors(self, context, gradients):
+        """`tf.clip_by_norm` of each summed gradient, as a factor for the
+        replica's part of it: `clipnorm / max(norm, clipnorm)`. The norm of
+        IndexedSlices is that of their rows, as in `tf.clip_by_norm`."""
+        squares = []
+        for gradient in gradients:
+            if isinstance(gradient, tf.IndexedSlices):
+                local = tf.reduce_sum(tf.square(gradient.values))
+                squares.append(context.all_reduce("SUM", local))
+            else:
+                total = context.all_reduce("SUM", gradient)
+                squares.append(tf.reduce_sum(tf.square(total)))
+        return [
+            self.clipnorm / tf.maximum(tf.sqrt(square), self.clipnorm)
+            for square in squares
+        ]
 
     def _replica_test(self, ids, labels):
         probabilities = self.model(ids, training=False)
@@ -298,7 +318,7 @@ class DistributedTrainer:
         return _metrics(totals)
 
 
-def _scale(gradient, factor: float):
+def _scale(gradient, factor):
     if isinstance(gradient, tf.IndexedSlices):
         return tf.IndexedSlices(
             gradient.values * factor, gradient.indices, gradient.dense_shape
