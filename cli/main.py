@@ -34,7 +34,7 @@ from textlstm.cli.common import (
 from textlstm.cli.explain_command import explain
 from textlstm.cli.export_commands import export, serve
 from textlstm.cli.pretrain_command import pretrain
-from textlstm.cluster import ClusterError, read_cluster
+from textlstm.cluster import ClusterError, cluster_report, read_cluster
 from textlstm.config import (
     DATA_FILE_PRESET,
     ConfigError,
@@ -407,7 +407,8 @@ def configs(name, overrides, keys):
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def info(as_json):
-    """Show versions, devices, the Keras backend and the layer kernel paths.
+    """Show versions, devices, the Keras backend, the layer kernel paths and
+    the cluster TF_CONFIG describes (the one train.strategy multi_worker joins).
 
     \b
     Example:
@@ -417,7 +418,7 @@ def info(as_json):
     import_tensorflow_quietly()
     from textlstm.info import collect_info  # heavy: TensorFlow
 
-    report = collect_info()
+    report = {**collect_info(), **cluster_report()}
     if as_json:
         click.echo(json.dumps(report, indent=2, sort_keys=True))
         return

@@ -159,3 +159,19 @@ def test_launcher_stops_the_others_when_one_fails(tmp_path, monkeypatch):
         ["pgrep", "-f", "time.sleep\\(60\\)"], capture_output=True, text=True
     )
     assert leftover.stdout.strip() == ""
+
+
+def test_cluster_report_for_textlstm_info():
+    assert cluster_lib.cluster_report({}) == {"cluster": "none (TF_CONFIG is not set)"}
+    assert cluster_lib.cluster_report({"TF_CONFIG": "[]"}) == {
+        "cluster": "invalid: TF_CONFIG: expected a JSON object, found list"
+    }
+    closed = f"127.0.0.1:{cluster_lib.free_ports(1)[0]}"
+    report = cluster_lib.cluster_report(
+        {"TF_CONFIG": tf_config([closed, "127.0.0.1:1"], ("worker", 1))}
+    )
+    assert report == {
+        "cluster": "2 workers; this task worker:1 (worker 1)",
+        "cluster_chief": closed,
+        "cluster_peers": [f"{closed} (not answering)"],
+    }

@@ -36,6 +36,7 @@ from textlstm.errors import ConfigError
 __all__ = [
     "Cluster",
     "ClusterError",
+    "cluster_report",
     "free_ports",
     "local_tf_configs",
     "parse_cluster",
@@ -183,6 +184,32 @@ def _check_address(address, where: str) -> None:
     host, _, port = text.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise ClusterError(f"TF_CONFIG: {where} is {address!r}, expected 'host:port'")
+
+
+def cluster_report(environ: Mapping[str, str] | None = None) -> dict:
+    """What `textlstm info` says about the cluster `TF_CONFIG` describes:
+    this task, the chief, the peers that answer a TCP connection now (a
+    worker's port opens once its `textlstm fit` has started), or why
+    `TF_CONFIG` cannot be used."""
+    try:
+        cluster = read_cluster(environ)
+    except ClusterError as error:
+        return {"cluster": f"invalid: {error}"}
+    if cluster is None:
+        return {
+            "cluster": "none (TF_CONFIG not set: train.strategy multi_worker needs it)"
+        }
+    down = set(unreachable_peers(cluster.peers, timeout=0.5))
+    return {
+        "cluster": f"{cluster.num_workers} workers; this task {cluster.task_type}:"
+        f"{cluster.task_index} (worker {cluster.worker_id}"
+        f"{', the chief' if cluster.is_chief else ''})",
+        "cluster_chief": cluster.tasks[0][2],
+        "cluster_peers": [
+            f"{address} ({'not answering' if address in down else 'answering'})"
+            for address in cluster.peers
+        ],
+    }
 
 
 def unreachable_peers(addresses: Iterable[str], timeout: float = 1.0) -> list[str]:
