@@ -196,9 +196,7 @@ def cluster_report(environ: Mapping[str, str] | None = None) -> dict:
     except ClusterError as error:
         return {"cluster": f"invalid: {error}"}
     if cluster is None:
-        return {
-            "cluster": "none (TF_CONFIG not set: train.strategy multi_worker needs it)"
-        }
+        return {"cluster": "none (TF_CONFIG is not set)"}
     down = set(unreachable_peers(cluster.peers, timeout=0.5))
     return {
         "cluster": f"{cluster.num_workers} workers; this task {cluster.task_type}:"
