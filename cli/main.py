@@ -168,18 +168,8 @@ def fit(
         render.console(stderr=True).print(
             f"[dim]Continuing the unfinished run in {run_dir}[/]"
         )
-
     if resume:
-        if run_dir is None:
-            run_dir = runs.latest_run_dir(config["name"])
-            if run_dir is None:
-                raise click.UsageError(
-                    f"--resume: no run of config {config['name']!r} under runs/; "
-                    "give --run-dir"
-                )
-        config = runs.resume_config(
-            run_dir, [*overrides, *flags], requested=config, compare_all=named
-        )
+        run_dir, config = _resumed(run_dir, config, [*overrides, *flags], named)
     elif chief:
         refuse_used_run_dir(run_dir)
 
@@ -200,6 +190,20 @@ def fit(
         render.fit_summary(result, config)
     else:
         err.print(f"Worker {cluster.worker_id} done; the chief wrote {run_dir}")
+
+
+def _resumed(run_dir, config, overrides, named: bool):
+    """`fit --resume`: the run folder (default: the config's latest run) and
+    the config it continues with."""
+    if run_dir is None:
+        run_dir = runs.latest_run_dir(config["name"])
+        if run_dir is None:
+            raise click.UsageError(
+                f"--resume: no run of config {config['name']!r} under runs/; "
+                "give --run-dir"
+            )
+    config = runs.resume_config(run_dir, overrides, requested=config, compare_all=named)
+    return run_dir, config
 
 
 def _fit_cluster(config, run_dir):
