@@ -22,20 +22,11 @@ from textlstm.config import load_config
 from textlstm.launcher import worker_command
 from textlstm.runs import KEEP_CHECKPOINTS
 
+from tests.test_training import RUN_FILES
+
 pytestmark = pytest.mark.slow
 
-SMALL = ["data.size=600", "data.test_size=200", "train.epochs=3"]
-FILES = {
-    "checkpoints",
-    "config.yaml",
-    "history.csv",
-    "metrics.json",
-    "model.keras",
-    "plots",
-    "run.json",
-    "tensorboard",
-    "vocab.txt",
-}
+SMALL = ["data.size=1500", "data.test_size=200", "train.epochs=3"]
 
 
 def start_workers(arguments, tf_configs=None, count=2):
@@ -122,7 +113,7 @@ def test_two_local_workers_train_the_quickstart_preset(tmp_path):
     assert (total - checksum) % 2**64 == 0
     assert workers[0]["shard_checksum"] != workers[1]["shard_checksum"]
     # The chief wrote the run folder once; no worker left anything behind.
-    assert {p.name for p in run_dir.iterdir()} == FILES
+    assert {p.name for p in run_dir.iterdir()} == RUN_FILES
     epochs = config["train"]["epochs"]
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == [
         f"epoch-{e:04d}" for e in range(epochs - KEEP_CHECKPOINTS + 1, epochs + 1)
@@ -169,7 +160,7 @@ def test_first_step_equals_the_single_process_step(tmp_path):
 
 def test_a_killed_worker_stops_the_other_and_a_restart_continues(tmp_path):
     run_dir = tmp_path / "run"
-    arguments = fit_arguments(run_dir, [*SMALL, "train.epochs=3", "data.size=1500"])
+    arguments = fit_arguments(run_dir, SMALL)
     tf_configs = cluster_lib.local_tf_configs(2)
     chief, worker = start_workers(arguments, tf_configs)
     first = run_dir / "checkpoints" / "epoch-0001" / "state.json"
