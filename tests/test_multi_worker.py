@@ -17,12 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.test_training import RUN_FILES
 from textlstm import cluster as cluster_lib
 from textlstm.config import load_config
 from textlstm.launcher import worker_command
 from textlstm.runs import KEEP_CHECKPOINTS
-
-from tests.test_training import RUN_FILES
 
 pytestmark = pytest.mark.slow
 
