@@ -197,6 +197,21 @@ def test_a_killed_worker_stops_the_other_and_a_restart_continues(tmp_path):
     info = run_json(run_dir)
     assert info["epochs_completed"] == 4
     assert [r["from_epoch"] for r in info["resumed"]] == [1, 3]
+    assert {p.name for p in run_dir.iterdir()} == RUN_FILES
+
+    # A worker that cannot see the chief's checkpoints (a run folder that is
+    # not shared) would resume elsewhere: both stop, saying so.
+    elsewhere = fit_arguments(tmp_path / "not-shared", SMALL)
+    tf_configs = cluster_lib.local_tf_configs(2)
+    chief = start_workers([*arguments, "--resume", "--epochs", "5"], tf_configs[:1])
+    worker = start_workers([*elsewhere, "--resume", "--epochs", "5"], tf_configs[1:])
+    for code, _, err in finish([*chief, *worker]):
+        assert code == 2
+        assert error_lines(err) == [
+            "Error: the workers would resume from different epochs (4, 0, chief "
+            "first): the run folder must be on storage every worker can read"
+        ]
+    assert run_json(run_dir)["epochs_completed"] == 4
 
 
 def test_unreachable_peer_gives_one_line_and_exit_2_in_bounded_time(tmp_path):
