@@ -230,3 +230,27 @@ def test_read_unlabeled_reads_every_kind(tmp_path):
         read_unlabeled(tmp_path / "b.csv")
     with pytest.raises(DataError, match="missing.txt: file not found"):
         read_unlabeled(tmp_path / "missing.txt")
+
+
+@pytest.mark.parametrize(
+    "pretrain_dropout, expected", [(None, 0.3), (0.0, None), (0.1, 0.1)]
+)
+def test_pretrain_embedding_dropout_is_the_language_models_own(
+    pretrain_dropout, expected
+):
+    from textlstm.pretraining.language_model import build_language_model
+
+    setting = "null" if pretrain_dropout is None else pretrain_dropout
+    config = tiny(
+        "model.embedding_dropout=0.3", f"pretrain.embedding_dropout={setting}"
+    )
+    data = prepare_data(config)
+    language_model = build_language_model(config, data.vectorizer)
+    rates = [
+        layer.rate
+        for layer in language_model.encoder.layers
+        if layer.name == "embedding_dropout"
+    ]
+    assert rates == ([] if expected is None else [expected])
+    classifier = build_classifier(config, data.vectorizer, num_classes=2)
+    assert classifier.get_layer("embedding_dropout").rate == 0.3

@@ -341,6 +341,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "batch_size": _O(int, 32, "Texts per language-model batch.", minimum=1),
         "learning_rate": _O(float, 1e-3, "Rate of train.optimizer.", minimum=0.0),
         "num_sampled": _O(int, 512, "Negatives of the sampled softmax.", minimum=1),
+        "embedding_dropout": _O(
+            float,
+            None,
+            "Embedding dropout of the language model; null: "
+            "model.embedding_dropout (the classifier keeps its own).",
+            nullable=True,
+            minimum=0.0,
+            maximum=0.9,
+        ),
         "unlabeled": _O(
             str,
             None,

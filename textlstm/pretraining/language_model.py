@@ -36,7 +36,8 @@ def build_language_model(
 
     Args:
         config: A resolved config: `model` (the encoder), `pretrain`
-            (`num_sampled`) and `train.seed` (the sampler's seed).
+            (`num_sampled`, `embedding_dropout`) and `train.seed` (the
+            sampler's seed).
         vectorizer: The adapted vectorizer (sets the vocabulary size).
         embeddings: Pretrained word vectors to start the embedding from
             (`textlstm.embeddings.embeddings_for_config`), or None.
@@ -47,6 +48,8 @@ def build_language_model(
     # Every recurrent layer returns sequences unless the last one feeds
     # `pooling: last`; any other pooling keeps the layers as they are.
     model = {**config["model"], "pooling": "mean", "head_units": 0}
+    if config["pretrain"]["embedding_dropout"] is not None:
+        model["embedding_dropout"] = config["pretrain"]["embedding_dropout"]
     classifier = models.build_classifier(
         {**config, "model": model}, vectorizer, num_classes=2, embeddings=embeddings
     )
