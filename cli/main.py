@@ -146,6 +146,8 @@ def fit(
       textlstm fit --config my.yaml --set model.cell=gru --set model.units=128
       textlstm fit --run-dir runs/a --deterministic --seed 7
       textlstm fit --run-dir runs/a --resume         # after an interruption
+      textlstm fit --local-workers 2                 # a 2-worker cluster, here
+      textlstm fit --strategy multi_worker --run-dir /shared/runs/a   # each host
     """
     source = click.get_current_context().get_parameter_source("config_name")
     named = source is not click.core.ParameterSource.DEFAULT
