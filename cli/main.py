@@ -198,14 +198,19 @@ def _resumed(run_dir, config, overrides, named: bool):
     """`fit --resume`: the run folder (default: the config's latest run) and
     the config it continues with."""
     if run_dir is None:
-        run_dir = runs.latest_run_dir(config["name"])
-        if run_dir is None:
-            raise click.UsageError(
-                f"--resume: no run of config {config['name']!r} under runs/; "
-                "give --run-dir"
-            )
+        run_dir = _latest_run(config)
     config = runs.resume_config(run_dir, overrides, requested=config, compare_all=named)
     return run_dir, config
+
+
+def _latest_run(config) -> Path:
+    """`--resume` without `--run-dir`: the config's latest run folder."""
+    run_dir = runs.latest_run_dir(config["name"])
+    if run_dir is None:
+        raise click.UsageError(
+            f"--resume: no run of config {config['name']!r} under runs/; give --run-dir"
+        )
+    return run_dir
 
 
 def _fit_cluster(config, run_dir):
@@ -225,7 +230,10 @@ def _fit_cluster(config, run_dir):
 
 def _fit_local_workers(count: int, config, options: dict) -> None:
     """`fit --local-workers N`: the same fit command as N local workers."""
-    run_dir = options["run_dir"] or runs.default_run_dir(config)
+    run_dir = options["run_dir"]
+    if run_dir is None:
+        run_dir = _latest_run(config) if options["resume"] else None
+    run_dir = run_dir or runs.default_run_dir(config)
     arguments = ["fit", "--run-dir", str(run_dir), "--strategy", "multi_worker"]
     arguments += ["--config", str(options["config_name"])]  # --data resolved
     for key in ("epochs", "batch_size", "seed"):
