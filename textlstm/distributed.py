@@ -366,6 +366,8 @@ def train_epochs(session, data, model, loop, record, strategy, end_epoch) -> flo
     train = session.config["train"]
     trainer = DistributedTrainer(strategy, model, train)
     steps = math.ceil(count_examples(data.bundle.train) / train["batch_size"])
+    if data.bucketing and not static_shapes(train):
+        steps = None  # a partial batch per length bucket: not known ahead
     board = session.run_dir / "tensorboard"
     writers = {
         name: tf.summary.create_file_writer(str(board / name))
@@ -399,6 +401,11 @@ def train_epochs(session, data, model, loop, record, strategy, end_epoch) -> flo
             with writers[name].as_default(step=row["epoch"]):
                 for key in ("loss", "accuracy"):
                     tf.summary.scalar(f"epoch_{key}", row[prefix + key])
+        session.log(
+            f"Epoch {row['epoch']}: loss {row['loss']:.4f} accuracy "
+            f"{row['accuracy']:.4f} val_loss {row['val_loss']:.4f} val_accuracy "
+            f"{row['val_accuracy']:.4f} ({row['seconds']:.1f} s)"
+        )
         end_epoch(session, model, loop, row)
         record.epoch_recorded(loop.epoch)
     session.local_examples = trainer.local_examples
