@@ -1,9 +1,11 @@
 """TF_CONFIG parsing, the worker roles and the local launcher (no TensorFlow)."""
 
 import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -112,7 +114,7 @@ def test_local_tf_configs_and_reachability():
         assert cluster_lib.unreachable_peers([listening, closed]) == [closed]
 
 
-def test_worker_role_writes_to_a_temporary_folder(tmp_path):
+def test_worker_role_writes_to_a_temporary_folder(tmp_path, monkeypatch):
     shared = tmp_path / "run"
     (shared / "checkpoints" / "epoch-0001").mkdir(parents=True)
     (shared / "checkpoints" / "epoch-0001" / "state.json").write_text('{"epoch": 1}')
@@ -120,8 +122,15 @@ def test_worker_role_writes_to_a_temporary_folder(tmp_path):
     assert workers.unfinished_run(shared)
     worker = parse_cluster(tf_config(["a:1", "b:2"], ("worker", 1)))
     role = workers.WorkerRole(worker, shared)
+    parent = tmp_path / "tmp" / workers.TEMPORARY_PARENT
+    parent.mkdir(parents=True)
+    stale = parent / ".tmp-999999999-worker1-abc"  # a worker killed before
+    stale.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     own = role.run_dir(resume=True)
-    assert own != shared and own.name.startswith("textlstm-worker1-")
+    assert own.parent == parent
+    assert own.name.startswith(f".tmp-{os.getpid()}-worker1-")
+    assert not stale.exists()
     assert (
         own / "checkpoints" / "epoch-0001" / "state.json"
     ).read_text() == '{"epoch": 1}'

@@ -79,6 +79,8 @@ def test_two_local_workers_train_the_quickstart_preset(tmp_path, quickstart_run)
     from textlstm.distributed import shard_checksum
 
     run_dir = tmp_path / "cluster"
+    temporary = tmp_path / "tmp"  # the workers' TMPDIR: what they leave there
+    temporary.mkdir()
     result = subprocess.run(
         worker_command(
             ["fit", "--local-workers", "2", "--run-dir", str(run_dir), "--quiet"]
@@ -86,6 +88,7 @@ def test_two_local_workers_train_the_quickstart_preset(tmp_path, quickstart_run)
         capture_output=True,
         text=True,
         timeout=600,
+        env={**os.environ, "TMPDIR": str(temporary)},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     # The same preset in one process (the session's shared quickstart run).
@@ -118,7 +121,8 @@ def test_two_local_workers_train_the_quickstart_preset(tmp_path, quickstart_run)
         f"epoch-{e:04d}" for e in range(epochs - KEEP_CHECKPOINTS + 1, epochs + 1)
     ]
     assert len((run_dir / "history.csv").read_text().splitlines()) == epochs + 1
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("textlstm-worker1-*"))
+    assert list((temporary / "textlstm-workers").iterdir()) == []
+    assert not list(temporary.glob("textlstm-workers-*"))  # the launcher's logs
 
 
 def test_first_step_equals_the_single_process_step(tmp_path):

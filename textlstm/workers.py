@@ -19,14 +19,20 @@ No TensorFlow here.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from textlstm.cluster import Cluster, ClusterError
-from textlstm.runs import latest_checkpoint, read_json
+from textlstm.runs import latest_checkpoint, read_json, remove_stale_temporaries
 
-__all__ = ["WorkerRole", "require_run_dir", "unfinished_run"]
+__all__ = ["TEMPORARY_PARENT", "WorkerRole", "require_run_dir", "unfinished_run"]
+
+#: The folder, in the system's temporary folder, of the workers' own files:
+#: `.tmp-<pid>-worker<k>-*`, removed at the end, or at the next start of a
+#: worker once the process that made it is gone (SIGKILL).
+TEMPORARY_PARENT = "textlstm-workers"
 
 
 def unfinished_run(run_dir) -> bool:
@@ -68,8 +74,11 @@ class WorkerRole:
         if self.is_chief:
             return self.shared_run_dir
         if self._temporary is None:
-            worker = self.cluster.worker_id
-            self._temporary = Path(tempfile.mkdtemp(prefix=f"textlstm-worker{worker}-"))
+            parent = Path(tempfile.gettempdir()) / TEMPORARY_PARENT
+            parent.mkdir(exist_ok=True)
+            remove_stale_temporaries(parent)  # of workers killed before
+            prefix = f".tmp-{os.getpid()}-worker{self.cluster.worker_id}-"
+            self._temporary = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
             if resume:
                 self._copy_resume_files()
         return self._temporary
