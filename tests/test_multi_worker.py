@@ -25,7 +25,7 @@ from textlstm.runs import KEEP_CHECKPOINTS
 
 pytestmark = pytest.mark.slow
 
-SMALL = ["data.size=1500", "data.test_size=200", "train.epochs=3"]
+SMALL = ["data.size=800", "data.test_size=100", "train.epochs=3"]
 
 
 def start_workers(arguments, tf_configs=None, count=2):
