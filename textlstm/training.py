@@ -140,9 +140,9 @@ def fit(
     cluster = read_cluster() if config["train"]["strategy"] == "multi_worker" else None
     require_run_dir(run_dir, cluster)
     strategy = distributed.create_strategy(config["train"], cluster)  # first TF use
-    role = WorkerRole(cluster, Path(run_dir) if run_dir is not None else None)
-    if role.is_chief:
-        role.shared_run_dir = new_run_dir(config["name"], run_dir, resume=resume)
+    chief = cluster is None or cluster.is_chief  # only the chief checks it
+    shared = new_run_dir(config["name"], run_dir, resume=resume) if chief else None
+    role = WorkerRole(cluster, shared or Path(run_dir))
     session = _Session(
         config=config,
         run_dir=role.run_dir(resume),
