@@ -28,12 +28,12 @@ from textlstm.export import VerificationError, export_saved_models, verify_expor
 )
 @click.option(
     "--target",
-    type=click.Choice(["cpu", "gpu", "tpu", "all"]),
+    type=click.Choice(["cpu", "gpu", "tpu", "litert", "all"]),
     default="cpu",
     show_default=True,
     help="cpu: portable; gpu: cuDNN selected at run time, runs on CPU too; "
-    "tpu: adds the fixed-shape XLA function tpu_func. all: OUT/cpu, OUT/gpu, "
-    "OUT/tpu.",
+    "tpu: adds the fixed-shape XLA function tpu_func; litert: model.tflite on "
+    "token ids (fused LSTM ops). all: the SavedModels OUT/cpu, OUT/gpu, OUT/tpu.",
 )
 @click.option(
     "--version",
@@ -44,6 +44,18 @@ from textlstm.export import VerificationError, export_saved_models, verify_expor
     "--tpu-batch-size",
     type=click.IntRange(min=1),
     help="Static batch of tpu_func [default: the config's train.batch_size].",
+)
+@click.option(
+    "--xla",
+    is_flag=True,
+    help="Serving signatures call XLA-compiled loops (faster; TF Serving needs "
+    "--xla_cpu_compilation_enabled=true or --xla_gpu_compilation_enabled=true).",
+)
+@click.option(
+    "--quantize",
+    type=click.Choice(["dynamic"]),
+    help="litert: dynamic-range quantization (int8 weights); the test accuracy "
+    "change is measured and checked.",
 )
 @click.option(
     "--no-verify",
@@ -61,7 +73,16 @@ from textlstm.export import VerificationError, export_saved_models, verify_expor
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
 def export(
-    run_dir, out, target, version, tpu_batch_size, no_verify, check_path, as_json
+    run_dir,
+    out,
+    target,
+    version,
+    tpu_batch_size,
+    xla,
+    quantize,
+    no_verify,
+    check_path,
+    as_json,
 ):
     """Export a run's model as a TensorFlow Serving SavedModel, verified.
 
@@ -76,6 +97,8 @@ def export(
       textlstm export runs/quickstart-20250101-120000 --out exports/quickstart
       textlstm export runs/quickstart-20250101-120000 --out exports/q --target gpu
       textlstm export runs/quickstart-20250101-120000 --out exports/q --target all
+      textlstm export runs/quickstart-20250101-120000 --out exports/qx --xla
+      textlstm export runs/quickstart-20250101-120000 --out exports/ql --target litert
       textlstm export --check exports/quickstart/1
     """
     if check_path is not None:
@@ -92,6 +115,8 @@ def export(
         version=version,
         verify=not no_verify,
         tpu_batch_size=tpu_batch_size,
+        xla=xla,
+        quantize=quantize,
         log=_log,
     )
     try:

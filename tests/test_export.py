@@ -630,8 +630,8 @@ def test_check_of_a_folder_that_is_no_textlstm_export(exports, tmp_path):
     result = invoke("export", "--check", exports.run)
     assert result.exit_code == 2
     assert result.output == (
-        f"Error: {exports.run} is neither a SavedModel folder (saved_model.pb) nor "
-        "a model base with version folders (1/, 2/, ...)\n"
+        f"Error: {exports.run} is neither an export folder (saved_model.pb or "
+        "model.tflite) nor a model base with version folders (1/, 2/, ...)\n"
     )
     foreign = tmp_path / "1"
     shutil.copytree(version_dir(exports, "cpu"), foreign)
@@ -954,3 +954,113 @@ def test_fixed_shape_rows_drop_their_padding_then_truncate_like_the_vectorizer(
     ids = tf.constant([[0, 0, 5, 6, 7, 0], [8, 0, 0, 0, 0, 0], [1, 2, 0, 3, 4, 0]])
     rows = run_fixed_shape(echo, ids, truncation)
     assert rows.numpy().astype(int).tolist() == expected
+
+
+# --------------------------------------------------------------------------- #
+# --xla, and the ids the signatures classify (textlstm.export.shapes)
+
+
+@pytest.fixture(scope="module")
+def xla_export(export_run, tmp_path_factory):
+    base = tmp_path_factory.mktemp("xla") / "reviews"
+    return export_lib.export_saved_model(export_run, base, xla=True)
+
+
+def test_xla_export_passes_in_a_fresh_process_and_records_its_buckets(xla_export):
+    names = [check.name for check in xla_export.report.checks]
+    assert names[-2:] == ["no cuDNN ops", "XLA loops"]
+    assert "no must-compile XLA" not in names
+    assert xla_export.report.ok
+    checks = {check.name: check for check in xla_export.report.checks}
+    # One forward loop of the LSTM, traced for serving_default and serve_tokens.
+    assert checks["XLA loops"].detail.endswith(
+        "_XlaMustCompile functions (the recurrent loops)"
+    )
+    info = json.loads((xla_export.path / "assets.extra" / "export.json").read_text())
+    assert info["xla"] is True
+    assert info["buckets"] == {
+        "lengths": [16, SEQUENCE_LENGTH],
+        "batches": [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+    }
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 17])
+def test_xla_export_matches_keras_at_any_batch_size(xla_export, reference, batch_size):
+    import tensorflow as tf
+
+    serve = tf.saved_model.load(str(xla_export.path)).signatures["serving_default"]
+    texts = reference["texts"][:batch_size]
+    outputs = serve(text=tf.constant(texts, tf.string))
+    assert outputs["probabilities"].shape == (batch_size, 2)
+    np.testing.assert_allclose(
+        outputs["probabilities"].numpy(),
+        reference["probabilities"][:batch_size],
+        atol=TOLERANCE,
+        rtol=0,
+    )
+    assert outputs["label"].shape == (batch_size,)
+
+
+def test_portable_exports_carry_no_xla_flag(exports):
+    for target in TARGETS:
+        info = json.loads(
+            (version_dir(exports, target) / "assets.extra" / "export.json").read_text()
+        )
+        assert info["xla"] is False
+        assert "buckets" not in info
+
+
+def test_the_signatures_classify_ids_padded_only_to_the_longest_text():
+    import tensorflow as tf
+
+    from textlstm.export.shapes import Buckets, compact_ids, text_ids
+    from textlstm.text import TextVectorizer
+
+    vectorizer = TextVectorizer(sequence_length=6, truncation="pre", padding="pre")
+    vectorizer.adapt(["a b c d e f g h"])
+    texts = tf.constant(["a b", "", "a b c d e f g h"])
+    ids, count = text_ids(vectorizer, texts, None)
+    assert int(count) == 3
+    expected = vectorizer(texts).numpy()  # pre-padded to 6
+    assert ids.shape == (3, 6)
+    for row, full in zip(ids.numpy(), expected):
+        assert row[row != 0].tolist() == full[full != 0].tolist()
+        assert row.tolist() == full[full != 0].tolist() + [0] * (6 - (full != 0).sum())
+    ids, _ = text_ids(vectorizer, tf.constant(["a b", "c"]), None)
+    assert ids.shape == (2, 2) and ids.numpy()[1, 1] == 0
+    buckets = Buckets((2, 4), (1, 2, 4))
+    ids, count = text_ids(vectorizer, tf.constant(["a b c", "a", "b"]), buckets)
+    assert (int(count), tuple(ids.shape)) == (3, (4, 4))  # 3 rows -> 4, width 3 -> 4
+    ids, count = compact_ids(tf.constant([[0, 0, 5], [7, 0, 8]], tf.int64), buckets)
+    assert ids.numpy().tolist() == [[5, 0], [7, 8]]
+    ids, count = compact_ids(tf.zeros([0, 3], tf.int64), None)
+    assert (int(count), tuple(ids.shape)) == (0, (0, 1))
+    # Beyond the largest bucket: a multiple of it.
+    ids, _ = compact_ids(tf.ones([5, 9], tf.int64), buckets)
+    assert tuple(ids.shape) == (8, 12)
+
+
+@pytest.mark.parametrize("layer_name", ["LSTM", "GRU", "SimpleRNN"])
+def test_plain_tensorflow_loops_skip_a_mask_that_keeps_every_step(layer_name):
+    import tensorflow as tf
+
+    from textlstm import layers
+    from textlstm.layers import fast_path_options
+
+    layer = getattr(layers, layer_name)(5, return_sequences=True)
+    x = tf.random.stateless_normal([2, 7, 3], seed=[1, 2])
+    full = tf.ones([2, 7], tf.bool)
+    ragged = tf.constant([[True] * 7, [True] * 4 + [False] * 3])
+    with fast_path_options(xla=False):
+        function = tf.function(lambda x, mask: layer(x, mask=mask))
+        graph = function.get_concrete_function(x, full).graph
+        kept, cut = function(x, full), function(x, ragged)
+        unmasked = tf.function(lambda x: layer(x))(x)
+    ops = {op.type for op in graph.get_operations()}
+    assert ops & {"If", "StatelessIf"}
+    np.testing.assert_array_equal(kept.numpy(), unmasked.numpy())
+    # The masked branch still masks: as the XLA loop does.
+    np.testing.assert_allclose(
+        cut.numpy(), layer(x, mask=ragged).numpy(), atol=1e-6, rtol=0
+    )
+    assert not np.allclose(cut.numpy()[1, 4:], kept.numpy()[1, 4:])

@@ -8,8 +8,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from textlstm.export.litert_predictor import LiteRTPredictor
 from textlstm.export.report import EXTRA
-from textlstm.export.versions import resolve_export
+from textlstm.export.versions import LITERT_MODEL, resolve_export
 
 __all__ = ["load_export_predictor"]
 
@@ -20,7 +21,9 @@ def load_export_predictor(
     """A predictor on an export: `predict(texts) -> (probabilities, class_names)`.
 
     Loads the SavedModel with `tf.saved_model.load` (no Keras) and calls its
-    `serving_default` signature in batches. Any string gets a prediction:
+    `serving_default` signature in batches; a LiteRT export (`model.tflite`)
+    runs in the `ai-edge-litert` interpreter, one text at a time
+    (`LiteRTPredictor`). Any string gets a prediction:
     `str` is UTF-8 encoded (unpaired surrogates replaced), `bytes` are passed
     as they are.
 
@@ -39,9 +42,13 @@ def load_export_predictor(
     probabilities, class_names = predict(["what a film", ""])
     ```
     """
+    path = resolve_export(path)
+    if (path / LITERT_MODEL).is_file():
+        predict = LiteRTPredictor(path)
+        predict.loaded = predict.interpreter
+        return predict
     import tensorflow as tf  # heavy: `textlstm.export` imports without it
 
-    path = resolve_export(path)
     loaded = tf.saved_model.load(str(path))
     serve = loaded.signatures["serving_default"]
     names_file = path / EXTRA / "class_names.json"

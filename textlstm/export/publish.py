@@ -17,6 +17,7 @@ from textlstm.errors import ExportError
 from textlstm.export.report import (
     EXTRA,
     JSON_INDENT,
+    LITERT,
     TARGETS,
     ExportResult,
     VerificationError,
@@ -47,6 +48,8 @@ def export_saved_model(
     version: int | None = None,
     verify: bool = True,
     tpu_batch_size: int | None = None,
+    xla: bool = False,
+    quantize: str | None = None,
     log: Callable[[str], None] | None = None,
 ) -> ExportResult:
     """Export the model of a run folder to `out/<version>/`, atomically.
@@ -59,12 +62,21 @@ def export_saved_model(
         run_dir: A run folder written by `textlstm fit` (or any folder with
             `model.keras`, `config.yaml` and `run.json`).
         out: The model base folder (created if needed).
-        target: `"cpu"`, `"gpu"` or `"tpu"` (see `textlstm.export`).
+        target: `"cpu"`, `"gpu"`, `"tpu"` (see `textlstm.export`) or
+            `"litert"` (`model.tflite`, see `textlstm.export.litert`).
         version: The version number; default one more than the largest
             existing version (1 for a new base).
         verify: Verify in a fresh process before publishing.
         tpu_batch_size: Static batch size of `tpu_func` (default the
             config's `train.batch_size`).
+        xla: The signatures call XLA-compiled recurrent loops, on inputs
+            bucketed to a few shapes (`textlstm.export.shapes`). Faster,
+            but TensorFlow Serving runs it only with
+            `--xla_cpu_compilation_enabled=true` (CPU) or
+            `--xla_gpu_compilation_enabled=true` (GPU). SavedModel
+            targets only.
+        quantize: `"dynamic"`: dynamic-range quantization (int8 weights) of
+            the `litert` model, its test accuracy measured.
         log: Called with one-line progress messages.
 
     Returns:
@@ -76,7 +88,7 @@ def export_saved_model(
             published).
     """
     log = log or (lambda message: None)
-    _check_options(target, version)
+    _check_options(target, version, xla, quantize)
     out = Path(out)
     run = _finished_run(run_dir)
     remove_stale_temporaries(out)
@@ -91,21 +103,33 @@ def export_saved_model(
     log(f"Loading {run.path / 'model.keras'}")
     text_model = load_text_classifier(run.path)
     with export_workspace(out, version) as workspace:
-        log(f"Writing the {target} SavedModel")
-        fields = write_saved_model(
-            text_model,
-            run,
-            workspace.export,
-            target=target,
-            tpu_batch_size=tpu_batch_size,
-            scratch=workspace.scratch,
-        )
+        if target == LITERT:
+            from textlstm.export.litert_writer import write_litert
+
+            fields = write_litert(
+                text_model, run, workspace.export, quantize=quantize, log=log
+            )
+        else:
+            log(f"Writing the {target}{' XLA' if xla else ''} SavedModel")
+            fields = write_saved_model(
+                text_model,
+                run,
+                workspace.export,
+                target=target,
+                tpu_batch_size=tpu_batch_size,
+                scratch=workspace.scratch,
+                xla=xla,
+            )
         write_extras(
             text_model, run, workspace.export, fields, target=target, version=version
         )
         report = None
         if verify:
-            log("Verifying in a fresh process")
+            log(
+                "Verifying with the ai-edge-litert interpreter"
+                if target == LITERT
+                else "Verifying in a fresh process"
+            )
             report = _verified(workspace.export, final, workspace.scratch)
         _publish(workspace.export, final)
     return ExportResult(path=final, target=target, version=version, report=report)
@@ -161,9 +185,17 @@ def target_bases(
     return bases
 
 
-def _check_options(target: str, version: int | None) -> None:
-    if target not in TARGETS:
-        raise ExportError(f"target: {target!r} is not one of {', '.join(TARGETS)}")
+def _check_options(target: str, version: int | None, xla: bool, quantize) -> None:
+    if target not in (*TARGETS, LITERT):
+        raise ExportError(
+            f"target: {target!r} is not one of {', '.join((*TARGETS, LITERT))}"
+        )
+    if xla and target == LITERT:
+        raise ExportError("--xla applies to the SavedModel targets, not litert")
+    if quantize is not None and target != LITERT:
+        raise ExportError(f"--quantize applies to --target litert, not {target}")
+    if quantize not in (None, "dynamic"):
+        raise ExportError(f"quantize: {quantize!r} is not one of dynamic")
     if version is not None and (isinstance(version, bool) or version < 1):
         raise ExportError(f"version: {version!r} is not an integer >= 1")
 

@@ -14,6 +14,7 @@ import numpy as np
 __all__ = [
     "EXTRA",
     "JSON_INDENT",
+    "LITERT",
     "SIGNATURES",
     "TARGETS",
     "TOLERANCE",
@@ -25,8 +26,10 @@ __all__ = [
     "VerificationReport",
 ]
 
-#: The SavedModel targets of `textlstm export --target`.
+#: The SavedModel targets of `textlstm export --target` (those of `all`).
 TARGETS = ("cpu", "gpu", "tpu")
+#: The TensorFlow Lite target (`model.tflite`, verified with ai-edge-litert).
+LITERT = "litert"
 #: The signatures every export has.
 SIGNATURES = ("serving_default", "serve_tokens")
 #: The function alias of the fixed-shape, XLA-compilable token function.

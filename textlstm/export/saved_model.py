@@ -3,8 +3,10 @@
 Only what the graph needs is tracked: the vectorizer (its lookup table) and
 the classifier's variables, not the Keras model itself, whose traced
 train/predict functions would be saved along. Both signatures call the
-target's token function (`targets.token_function`); the recurrent fast path
-is traced as plain TensorFlow ops (`fast_path_options(xla=False)`).
+target's token function (`targets.token_function`) on ids without the
+vectorizer's padding (`shapes.py`); the recurrent fast path is traced as
+plain TensorFlow ops (`fast_path_options(xla=False)`), or with `xla=True`
+as XLA-compiled loops on bucketed shapes.
 
 Imports TensorFlow: used only while an export is written.
 """
@@ -16,6 +18,7 @@ from pathlib import Path
 import tensorflow as tf
 
 from textlstm.errors import ExportError
+from textlstm.export.shapes import Buckets, classify_compact, compact_ids, text_ids
 from textlstm.export.targets import target_tracing, token_function
 from textlstm.layers.fast.compile import fast_path_options
 from textlstm.runs import Run
@@ -41,6 +44,7 @@ def write_saved_model(
     target: str,
     tpu_batch_size: int | None,
     scratch: Path,
+    xla: bool = False,
 ) -> dict:
     """Write the SavedModel of `target` to `folder`.
 
@@ -52,6 +56,8 @@ def write_saved_model(
         tpu_batch_size: Static batch of `tpu_func` (default the config's
             `train.batch_size`).
         scratch: A folder for the files saved along (the vocabulary asset).
+        xla: Trace the recurrent loops as XLA-compiled functions (the
+            signatures then need a runtime with XLA's JIT enabled).
 
     Returns:
         The fields `export.json` adds for this target.
@@ -65,8 +71,12 @@ def write_saved_model(
     module = _module(vectorizer, classifier, scratch / "vocab.txt")
     for name, function in tokens.functions.items():
         setattr(module, name, function)
-    serve_text, serve_tokens = _serving_functions(vectorizer, tokens.classify)
-    with fast_path_options(xla=False), target_tracing(target, classifier) as traced:
+    # tpu: `run_fixed_shape` shapes the ids itself.
+    buckets = Buckets.for_length(int(vectorizer.sequence_length)) if xla else None
+    serve_text, serve_tokens = _serving_functions(
+        vectorizer, tokens.classify, compact=target != "tpu", buckets=buckets
+    )
+    with fast_path_options(xla=xla), target_tracing(target, classifier) as traced:
         for function in tokens.functions.values():
             function.get_concrete_function()
         signatures = {
@@ -81,7 +91,10 @@ def write_saved_model(
             signatures=signatures,
             options=tf.saved_model.SaveOptions(**tokens.options),
         )
-    return {**tokens.info, **traced}
+    shapes = {"xla": bool(xla)}
+    if buckets is not None and target != "tpu":
+        shapes["buckets"] = buckets.to_json()
+    return {**tokens.info, **traced, **shapes}
 
 
 def _class_names(run: Run, classifier) -> list[str]:
@@ -123,13 +136,19 @@ def _module(vectorizer, classifier, vocabulary: Path) -> tf.Module:
     return module
 
 
-def _serving_functions(vectorizer, classify):
-    """The functions of `serving_default` (text) and `serve_tokens` (ids)."""
+def _serving_functions(vectorizer, classify, *, compact: bool, buckets):
+    """The functions of `serving_default` (text) and `serve_tokens` (ids).
+
+    With `compact`, the classifier sees the ids without padding, bucketed
+    with `buckets` (`shapes.py`); else what the vectorizer or client gave.
+    """
 
     @tf.function(
         input_signature=[tf.TensorSpec([None], tf.string, "text")], autograph=False
     )
     def serve_text(text):
+        if compact:
+            return classify_compact(classify, text_ids(vectorizer, text, buckets))
         return classify(vectorizer(text))
 
     @tf.function(
@@ -137,6 +156,8 @@ def _serving_functions(vectorizer, classify):
         autograph=False,
     )
     def serve_tokens(token_ids):
+        if compact:
+            return classify_compact(classify, compact_ids(token_ids, buckets))
         return classify(token_ids)
 
     return serve_text, serve_tokens

@@ -27,6 +27,8 @@ from textlstm.errors import ExportError
 __all__ = ["latest_version", "next_version", "resolve_export", "version_numbers"]
 
 SAVED_MODEL = "saved_model.pb"
+#: The model file of a LiteRT export (`--target litert`).
+LITERT_MODEL = "model.tflite"
 
 
 def version_numbers(base: str | os.PathLike, *, complete: bool = False) -> list[int]:
@@ -67,12 +69,16 @@ def resolve_export(path: str | os.PathLike) -> Path:
         ExportError: `path` holds no SavedModel.
     """
     path = Path(path)
-    if (path / SAVED_MODEL).is_file():
+    if _is_export(path):
         return path
     version = latest_version(path)
-    if version is not None and (path / str(version) / SAVED_MODEL).is_file():
+    if version is not None and _is_export(path / str(version)):
         return path / str(version)
     raise ExportError(
-        f"{path} is neither a SavedModel folder (saved_model.pb) nor a model base "
-        "with version folders (1/, 2/, ...)"
+        f"{path} is neither an export folder (saved_model.pb or model.tflite) nor a "
+        "model base with version folders (1/, 2/, ...)"
     )
+
+
+def _is_export(folder: Path) -> bool:
+    return (folder / SAVED_MODEL).is_file() or (folder / LITERT_MODEL).is_file()

@@ -17,8 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from textlstm.errors import ExportError
-from textlstm.export.report import EXTRA, JSON_INDENT, CheckList, VerificationReport
+from textlstm.export.report import (
+    EXTRA,
+    JSON_INDENT,
+    LITERT,
+    CheckList,
+    VerificationReport,
+)
 from textlstm.export.verify.fresh_process import run_probe
+from textlstm.export.verify.litert import check_litert
 from textlstm.export.verify.ops import check_ops
 from textlstm.export.verify.outputs import (
     check_outputs,
@@ -62,6 +69,8 @@ def verify_export(
     """
     path = resolve_export(path)
     info = _export_info(path)
+    if info["target"] == LITERT:
+        return _verify_litert(path, info, run_dir)
     with _scratch_folder(scratch) as folder:
         samples_path = path / EXTRA / "verification_samples.json"
         if run_dir is not None:
@@ -96,6 +105,24 @@ def checks_of(probe: dict, samples: dict, info: dict) -> CheckList:
     check_outputs(checks, probe, samples, info["class_names"])
     check_ops(checks, probe, samples, info)
     return checks
+
+
+def _verify_litert(path: Path, info: dict, run_dir) -> VerificationReport:
+    """A LiteRT export's checks (`verify.litert`), in this process."""
+    if run_dir is not None:
+        from textlstm.export.extras import run_reference  # heavy: Keras
+
+        samples = run_reference(run_dir)
+    else:
+        samples_path = path / EXTRA / "verification_samples.json"
+        samples = json.loads(samples_path.read_text(encoding="utf-8"))
+    checks = check_litert(path, samples, info)
+    return VerificationReport(
+        path=path,
+        target=LITERT,
+        checks=checks.checks,
+        max_abs_diff=checks.max_abs_diff,
+    )
 
 
 def _export_info(path: Path) -> dict:

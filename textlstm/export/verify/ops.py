@@ -36,11 +36,22 @@ def check_ops(checks: CheckList, probe: dict, samples: dict, info: dict) -> None
         checks.add(
             "no cuDNN ops", not cudnn, "no CudnnRNN* op" if not cudnn else str(cudnn)
         )
-    checks.add(
-        "no must-compile XLA",
-        not must_compile,
-        "no _XlaMustCompile function" if not must_compile else str(must_compile[:3]),
-    )
+    if info.get("xla"):
+        checks.add(
+            "XLA loops",
+            bool(must_compile),
+            f"{len(must_compile)} _XlaMustCompile functions (the recurrent loops)"
+            if must_compile
+            else "no _XlaMustCompile function in an --xla export",
+        )
+    else:
+        checks.add(
+            "no must-compile XLA",
+            not must_compile,
+            "no _XlaMustCompile function"
+            if not must_compile
+            else str(must_compile[:3]),
+        )
     if target == "gpu":
         _check_cudnn_selection(checks, ops, info)
     if target == "tpu":

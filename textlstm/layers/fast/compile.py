@@ -76,3 +76,18 @@ def compiled(fn):
 
     call.variants = variants
     return call
+
+
+def without_full_mask(run, mask):
+    """`run(mask)`, or `run(None)` when `mask` keeps every step of every row.
+
+    The plain-TensorFlow loops (`fast_path_options(xla=False)`) pay for each
+    op of each step, and the mask's ops are a quarter of an LSTM step's: a
+    batch without padding (one text, or texts of one length, as the
+    exports' compacted ids often are) skips them behind a `tf.cond`. Exact:
+    a kept step's masked update is the unmasked one. Under XLA the mask is
+    fused into the step and costs nothing, so `run(mask)` is traced alone.
+    """
+    if mask is None or _XLA.get():
+        return run(mask)
+    return tf.cond(tf.reduce_all(mask > 0), lambda: run(None), lambda: run(mask))

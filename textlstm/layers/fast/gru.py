@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from textlstm.layers.fast.compile import compiled
+from textlstm.layers.fast.compile import compiled, without_full_mask
 from textlstm.layers.fast.loops import (
     matmul_3d,
     no_mask,
@@ -132,9 +132,11 @@ def gru(xw, h0, recurrent_kernel, recurrent_bias, mask=None):
     """
     recurrent_kernel = tf.identity(recurrent_kernel)
     recurrent_bias = tf.identity(recurrent_bias)
-    core = _GRU_CORES[mask is not None]
-    mask = no_mask(xw) if mask is None else mask
-    (hs,) = with_static_shape(
-        [core(xw, h0, recurrent_kernel, recurrent_bias, mask)], xw, h0
-    )
+
+    def run(mask):
+        core = _GRU_CORES[mask is not None]
+        mask = no_mask(xw) if mask is None else mask
+        return core(xw, h0, recurrent_kernel, recurrent_bias, mask)
+
+    (hs,) = with_static_shape([without_full_mask(run, mask)], xw, h0)
     return hs

@@ -18,7 +18,7 @@ import functools
 
 import tensorflow as tf
 
-from textlstm.layers.fast.compile import compiled
+from textlstm.layers.fast.compile import compiled, without_full_mask
 from textlstm.layers.fast.loops import (
     matmul_3d,
     no_mask,
@@ -394,11 +394,11 @@ def lstm(
     recurrent_kernel = tf.identity(recurrent_kernel)
     extras = peepholes if peepholes is not None else norms
     extras = no_mask(xw) if extras is None else tf.identity(extras)
-    core = _lstm_cores(
-        mask is not None,
-        bool(keep_gates),
-        variant,
-        None if epsilon is None else float(epsilon),
-    )
-    mask = no_mask(xw) if mask is None else mask
-    return with_static_shape(core(xw, h0, c0, recurrent_kernel, extras, mask), xw, h0)
+    epsilon = None if epsilon is None else float(epsilon)
+
+    def run(mask):
+        core = _lstm_cores(mask is not None, bool(keep_gates), variant, epsilon)
+        mask = no_mask(xw) if mask is None else mask
+        return core(xw, h0, c0, recurrent_kernel, extras, mask)
+
+    return with_static_shape(without_full_mask(run, mask), xw, h0)

@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from textlstm.layers.fast.compile import compiled
+from textlstm.layers.fast.compile import compiled, without_full_mask
 from textlstm.layers.fast.loops import (
     no_mask,
     no_tape,
@@ -102,7 +102,11 @@ def simple_rnn(xw, h0, recurrent_kernel, mask=None):
     One loop for the whole batch: callers split a large one with `sharded`.
     """
     recurrent_kernel = tf.identity(recurrent_kernel)
-    core = _SIMPLE_RNN_CORES[mask is not None]
-    mask = no_mask(xw) if mask is None else mask
-    (hs,) = with_static_shape([core(xw, h0, recurrent_kernel, mask)], xw, h0)
+
+    def run(mask):
+        core = _SIMPLE_RNN_CORES[mask is not None]
+        mask = no_mask(xw) if mask is None else mask
+        return core(xw, h0, recurrent_kernel, mask)
+
+    (hs,) = with_static_shape([without_full_mask(run, mask)], xw, h0)
     return hs
