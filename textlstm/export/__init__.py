@@ -34,6 +34,14 @@ Targets:
   fixed-shape token function, `tpu_func` (`int32 [batch, sequence_length]`
   from the config), exported as a function alias
   (`tf.saved_model.SaveOptions(function_aliases=...)`) for TPU converters.
+- `litert`: not a SavedModel but `model.tflite` on one text's token ids,
+  its LSTMs fused into `UNIDIRECTIONAL_SEQUENCE_LSTM`, beside `vocab.txt`
+  and `labels.txt` (`litert.py`), verified with the `ai-edge-litert`
+  interpreter; `quantize="dynamic"` for int8 weights.
+
+The signatures classify each text's ids without the vectorizer's padding
+(`shapes.py`); with `xla=True` the recurrent loops are XLA-compiled
+functions on bucketed shapes (TF Serving then needs its XLA flag).
 
 Every export is verified before it appears under its final name: a fresh
 interpreter that cannot import Keras or textlstm loads it with
@@ -49,6 +57,10 @@ versions.py       the version folders of a model base (also for serving)
 workspace.py      OUT/.tmp-<pid>-*: what an export writes before publishing
 saved_model.py    the SavedModel writer (TensorFlow)
 targets.py        the tpu token function and the gpu cuDNN pairing
+shapes.py         the ids the signatures classify: unpadded, or bucketed for XLA
+litert.py         the LiteRT conversion (fused LSTMs, constant weights)
+litert_writer.py  the LiteRT export's files and measurements
+litert_predictor.py  LiteRTPredictor (ai-edge-litert; no TensorFlow import)
 extras.py         assets.extra/ and the Keras reference outputs
 verify/           verify_export: the fresh process and its checks
 probe.py          the script that fresh process runs (TensorFlow alone)
