@@ -84,13 +84,16 @@ def export(
     check_path,
     as_json,
 ):
-    """Export a run's model as a TensorFlow Serving SavedModel, verified.
+    """Export a run's model as a TensorFlow Serving SavedModel or a LiteRT
+    model, verified.
 
     Writes OUT/<version>/ (saved_model.pb, variables/, assets/, assets.extra/)
     with the signatures serving_default (text -> probabilities, label_id,
     label) and serve_tokens (token_ids -> the same). The export is verified
     in a fresh TensorFlow-only process before it appears under its name.
-    Exit code 1 if verification fails.
+    --target litert writes model.tflite (one text's token ids ->
+    probabilities), vocab.txt and labels.txt instead, verified with the
+    ai-edge-litert interpreter. Exit code 1 if verification fails.
 
     \b
     Examples:
