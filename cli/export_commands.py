@@ -181,24 +181,94 @@ def _print_report(report, as_json: bool) -> None:
     show_default=True,
     help="Look for new versions this often (0: never).",
 )
+@click.option(
+    "--grpc-port",
+    type=click.IntRange(0, 65535),
+    help="Also serve TF Serving's gRPC API (PredictionService, ModelService) "
+    "on this port (TF Serving's is 8500).",
+)
+@click.option(
+    "--batching/--no-batching",
+    default=True,
+    show_default=True,
+    help="Run concurrent predict requests as one model call (TF Serving's "
+    "--enable_batching).",
+)
+@click.option(
+    "--max-batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Rows a batch grows to.",
+)
+@click.option(
+    "--batch-timeout-ms",
+    type=click.FloatRange(min=0),
+    default=2.0,
+    show_default=True,
+    help="How long the oldest request waits for others to join its batch.",
+)
+@click.option(
+    "--max-queued",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Requests waiting at most; one more is answered 503 (UNAVAILABLE).",
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="HTTP worker threads (concurrent requests a batch can gather).",
+)
 @handle_errors
-def serve(export_base, host, port, model_name, policy, poll_seconds):
+def serve(
+    export_base,
+    host,
+    port,
+    model_name,
+    policy,
+    poll_seconds,
+    grpc_port,
+    batching,
+    max_batch_size,
+    batch_timeout_ms,
+    max_queued,
+    threads,
+):
     """Serve an export base over TensorFlow Serving's REST API.
 
     GET /v1/models/NAME, GET /v1/models/NAME/metadata and
     POST /v1/models/NAME:predict (also under /versions/N), with TF Serving's
     request and error formats, so TF Serving clients work unchanged.
+    Concurrent requests are batched; a full queue answers 503. Prometheus
+    metrics at /monitoring/prometheus/metrics.
 
     \b
     Examples:
       textlstm serve exports/quickstart
       textlstm serve exports/quickstart --port 8502 --model-name reviews
+      textlstm serve exports/quickstart --grpc-port 8500 --max-batch-size 32
       curl -d '{"instances": ["what a film"]}' \\
         http://127.0.0.1:8501/v1/models/quickstart:predict
     """
+    from textlstm.export.versions import check_model_base
+    from textlstm.listening import listening_socket
+
+    # First: a bad folder or a port in use is an error at once, before
+    # TensorFlow loads.
+    check_model_base(export_base)
+    sock = listening_socket(host, port)
     import_tensorflow_quietly()
     from textlstm import serving  # heavy: TensorFlow
 
+    options = serving.BatchOptions(
+        enabled=True,
+        max_batch_size=max_batch_size,
+        batch_timeout=batch_timeout_ms / 1000,
+        max_queued=max_queued,
+    )
     serving.serve(
         export_base,
         host=host,
@@ -206,6 +276,10 @@ def serve(export_base, host, port, model_name, policy, poll_seconds):
         model_name=model_name,
         policy=policy,
         poll_seconds=poll_seconds,
+        batching=options if batching else None,
+        threads=threads,
+        sock=sock,
+        grpc_port=grpc_port,
         log=_log,
     )
     # Nothing is left to write; skip the interpreter's teardown, where

@@ -125,6 +125,8 @@ LIGHT_MODULES = [
     "textlstm.runs",
     "textlstm.export",
     "textlstm.export.verify",
+    "textlstm.export.litert_predictor",
+    "textlstm.listening",
     "textlstm.cli.main",
 ]
 

@@ -24,7 +24,13 @@ from pathlib import Path
 
 from textlstm.errors import ExportError
 
-__all__ = ["latest_version", "next_version", "resolve_export", "version_numbers"]
+__all__ = [
+    "check_model_base",
+    "latest_version",
+    "next_version",
+    "resolve_export",
+    "version_numbers",
+]
 
 SAVED_MODEL = "saved_model.pb"
 #: The model file of a LiteRT export (`--target litert`).
@@ -82,3 +88,20 @@ def resolve_export(path: str | os.PathLike) -> Path:
 
 def _is_export(folder: Path) -> bool:
     return (folder / SAVED_MODEL).is_file() or (folder / LITERT_MODEL).is_file()
+
+
+def check_model_base(base: str | os.PathLike) -> None:
+    """Refuse what cannot be a served model base, before anything loads.
+
+    Raises:
+        ExportError: `base` is a version folder itself, or holds no version
+            folder with a `saved_model.pb`.
+    """
+    base = Path(base)
+    if (base / SAVED_MODEL).is_file():
+        raise ExportError(
+            f"{base} is a version folder; give its parent, the model base "
+            f"({base.parent})"
+        )
+    if not version_numbers(base, complete=True):
+        raise ExportError(f"{base} has no loadable version folder (1/, 2/, ...)")

@@ -4,9 +4,12 @@
 GET  /v1/models/NAME[/versions/N]             version status
 GET  /v1/models/NAME[/versions/N]/metadata    signature definitions
 POST /v1/models/NAME[/versions/N]:predict     a predict request (`rest.py`)
+GET  /monitoring/prometheus/metrics           Prometheus metrics (`metrics.py`)
 ```
 
-No request can stop the server: every error becomes a JSON answer.
+No request can stop the server: every error becomes a JSON answer. A full
+batch queue is answered 503, JSON nested deeper than Python's parser
+takes 400, a body over `MAX_REQUEST_BYTES` 413.
 """
 
 from __future__ import annotations
@@ -14,12 +17,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import traceback
 
 import tensorflow as tf
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
+from textlstm.serving.metrics import (
+    CONTENT_TYPE,
+    METRICS_PATH,
+    ServingMetrics,
+    status_code_name,
+)
 from textlstm.serving.repository import ModelRepository
 from textlstm.serving.rest import RequestError, predict
 
@@ -35,20 +45,36 @@ _PATH = re.compile(
 )
 
 
-def create_app(repository: ModelRepository):
-    """The WSGI application serving `repository`."""
+def create_app(repository: ModelRepository, metrics: ServingMetrics | None = None):
+    """The WSGI application serving `repository`, counting in `metrics`."""
 
     def app(environ, start_response):
         request = Request(environ)
         request.max_content_length = MAX_REQUEST_BYTES
+        if metrics is not None and request.path == METRICS_PATH:
+            response = Response(metrics.exposition(), mimetype=None)
+            response.headers["Content-Type"] = CONTENT_TYPE
+            return response(environ, start_response)
+        start = time.perf_counter()
+        record = {"api": None, "version": None, "signature": ""}
         try:
-            response = _handle(repository, request)
+            response = _handle(repository, request, record)
         except RequestError as error:
             response = _respond({"error": str(error)}, error.status)
         except HTTPException as error:  # e.g. body too large
             response = _respond({"error": error.description}, error.code or 400)
         except Exception as error:
-            response = _respond(*_internal_error(error))
+            response = _respond(*internal_error(error))
+        if metrics is not None and record["api"] is not None:
+            metrics.observe_request(
+                model=repository.name,
+                version=record["version"],
+                signature=record["signature"],
+                api=record["api"],
+                entrypoint="REST",
+                status=status_code_name(response.status_code),
+                seconds=time.perf_counter() - start,
+            )
         return response(environ, start_response)
 
     return app
@@ -62,21 +88,30 @@ def _respond(body, status: int = 200) -> Response:
     )
 
 
-def _handle(repository: ModelRepository, request) -> Response:
+def _handle(repository: ModelRepository, request, record: dict) -> Response:
+    """Answer a request; `record` gets the API, version and signature the
+    metrics count it under."""
     version, suffix = _route(repository, request)
+    record["version"] = version
     if suffix in (None, "/metadata"):
+        record["api"] = "status" if suffix is None else "metadata"
         _require_method(request, "GET")
         if suffix is None:
             return _respond({"model_version_status": repository.status(version)})
         return _respond(_metadata(repository, version))
+    record["api"] = suffix[1:]
     _require_method(request, "POST")
     if suffix != ":predict":
         raise RequestError(
             f"{suffix[1:]} is not supported: the signatures of this model are "
             "predict signatures (use :predict)"
         )
-    _, servable = repository.get(version)
-    return _respond(predict(servable, _read_json(request)))
+    number, servable = repository.get(version)
+    record["version"] = number
+    body = _read_json(request)
+    signature = body.get("signature_name", "serving_default")
+    record["signature"] = signature if isinstance(signature, str) else ""
+    return _respond(predict(servable, body))
 
 
 def _route(repository: ModelRepository, request) -> tuple[int | None, str | None]:
@@ -112,7 +147,7 @@ def _metadata(repository: ModelRepository, version: int | None) -> dict:
     }
 
 
-def _internal_error(error: Exception) -> tuple[dict, int]:
+def internal_error(error: Exception) -> tuple[dict, int]:
     if isinstance(error, tf.errors.InvalidArgumentError):
         # Keep the cause ("indices[0,0] = 70000 is not in [0, 20000)"), not
         # the graph execution boilerplate around it.
@@ -132,6 +167,10 @@ def _read_json(request) -> dict:
     data = request.get_data(cache=False)
     try:
         body = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise RequestError(
+            "JSON Parse error: the document is nested too deeply"
+        ) from None
     except (UnicodeDecodeError, ValueError) as error:
         raise RequestError(f"JSON Parse error: {error}") from None
     if not isinstance(body, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -12,15 +13,34 @@ from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
 
 from textlstm.export.versions import version_numbers
+from textlstm.serving.batching import Batcher, BatchOptions, QueueFull
 from textlstm.serving.rest import RequestError
 
-__all__ = ["ModelRepository", "Servable"]
+__all__ = ["DIRECT_LIMIT", "ModelRepository", "Servable"]
+
+#: Requests running at once on a version without batching; more get 503.
+DIRECT_LIMIT = 256
 
 
 class Servable:
-    """One loaded version: the SavedModel and its signature specs."""
+    """One loaded version: the SavedModel, its signature specs, and a
+    `Batcher` per signature (`textlstm.serving.batching`).
 
-    def __init__(self, path: Path):
+    Args:
+        path: The version folder.
+        batching: How concurrent requests are batched and queued; None:
+            each request calls the signature itself, at most
+            `DIRECT_LIMIT` at once (more get `QueueFull`).
+        observe_batch: `observe_batch(signature_name, rows)`, called for
+            each batch run.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        batching: BatchOptions | None = None,
+        observe_batch: Callable[[str, int], None] | None = None,
+    ):
         self.path = path
         self.loaded = tf.saved_model.load(str(path))
         self.signatures = dict(self.loaded.signatures)
@@ -29,15 +49,66 @@ class Servable:
             for name, function in self.signatures.items()
         }
         self._metadata = None
+        self._signature_defs = None
+        self._observe = observe_batch or (lambda name, rows: None)
+        self.batchers = {}
+        if batching is not None:
+            self.batchers = {
+                name: Batcher(
+                    functools.partial(self.call, name),
+                    batching,
+                    functools.partial(self._observe, name),
+                )
+                for name in self.signatures
+            }
+        self._in_flight = threading.BoundedSemaphore(DIRECT_LIMIT)
+
+    def call(self, signature_name: str, inputs: dict) -> dict:
+        """The signature on NumPy inputs, its outputs as NumPy arrays."""
+        specs = self.input_specs[signature_name]
+        tensors = {
+            key: tf.constant(value, specs[key].dtype) for key, value in inputs.items()
+        }
+        outputs = self.signatures[signature_name](**tensors)
+        return {key: value.numpy() for key, value in outputs.items()}
+
+    def run(self, signature_name: str, inputs: dict) -> dict:
+        """`call`, through the signature's batcher when batching.
+
+        Raises:
+            QueueFull: too many requests are waiting (answer 503).
+        """
+        batcher = self.batchers.get(signature_name)
+        if batcher is not None:
+            return batcher.submit(inputs)
+        if not self._in_flight.acquire(blocking=False):
+            raise QueueFull(f"{DIRECT_LIMIT} requests are running already; retry later")
+        try:
+            outputs = self.call(signature_name, inputs)
+        finally:
+            self._in_flight.release()
+        self._observe(signature_name, len(next(iter(inputs.values()))))
+        return outputs
+
+    def close(self) -> None:
+        """Stop the batchers' threads (the version is unloaded)."""
+        for batcher in self.batchers.values():
+            batcher.stop()
+
+    def signature_defs(self):
+        """The SignatureDefs of `saved_model.pb` (name -> proto)."""
+        if self._signature_defs is None:
+            saved_model = saved_model_pb2.SavedModel()
+            saved_model.ParseFromString((self.path / "saved_model.pb").read_bytes())
+            self._signature_defs = dict(saved_model.meta_graphs[0].signature_def)
+        return self._signature_defs
 
     def metadata(self) -> dict:
         """The SignatureDefMap as TF Serving's JSON prints it."""
         if self._metadata is None:
-            saved_model = saved_model_pb2.SavedModel()
-            saved_model.ParseFromString((self.path / "saved_model.pb").read_bytes())
-            signature_defs = saved_model.meta_graphs[0].signature_def
             self._metadata = {
-                key: _message_to_dict(value) for key, value in signature_defs.items()
+                key: _message_to_dict(value)
+                for key, value in self.signature_defs().items()
             }
         return self._metadata
 
@@ -67,6 +138,9 @@ class ModelRepository:
         policy: `"latest"` (TF Serving's default: only the largest version)
             or `"all"` (every version folder).
         log: Called with one-line messages (versions loaded, unloaded).
+        batching: `BatchOptions` of every loaded version (None: no
+            batching).
+        metrics: `ServingMetrics` that count the batches.
     """
 
     def __init__(
@@ -75,6 +149,8 @@ class ModelRepository:
         name: str,
         policy: str = "latest",
         log: Callable[[str], None] | None = None,
+        batching: BatchOptions | None = None,
+        metrics=None,
     ):
         if policy not in ("latest", "all"):
             raise ValueError(f"policy: {policy!r} is not one of latest, all")
@@ -82,6 +158,8 @@ class ModelRepository:
         self.name = name
         self.policy = policy
         self.log = log or (lambda message: None)
+        self.batching = batching
+        self.metrics = metrics
         self._servables: dict[int, Servable] = {}
         self._failed: dict[int, str] = {}
         self._lock = threading.Lock()
@@ -102,7 +180,7 @@ class ModelRepository:
             if version in self._servables or version in self._failed:
                 continue
             try:
-                servable = Servable(self.base / str(version))
+                servable = self._load(version)
             except Exception as error:  # a broken folder must not stop serving
                 self._failed[version] = f"{type(error).__name__}: {error}"
                 self.log(f"version {version} failed to load: {self._failed[version]}")
@@ -118,8 +196,19 @@ class ModelRepository:
                 # being served.
                 stale.remove(max(stale))
             for version in stale:
-                del self._servables[version]
+                self._servables.pop(version).close()
                 self.log(f"unloaded {self.name} version {version}")
+
+    def _load(self, version: int) -> Servable:
+        observe = None
+        if self.metrics is not None:
+            observe = functools.partial(self.metrics.observe_batch, self.name)
+        return Servable(self.base / str(version), self.batching, observe)
+
+    def servables(self) -> list[Servable]:
+        """The loaded versions' servables."""
+        with self._lock:
+            return list(self._servables.values())
 
     def versions(self) -> list[int]:
         with self._lock:

@@ -7,7 +7,8 @@ import base64
 import json
 
 import numpy as np
-import tensorflow as tf
+
+from textlstm.serving.batching import QueueFull
 
 __all__ = ["RequestError", "predict"]
 
@@ -21,7 +22,8 @@ class RequestError(Exception):
 
 
 def predict(servable, body: dict) -> dict:
-    """Run a TF Serving predict request body on a servable.
+    """Run a TF Serving predict request body on a servable
+    (`Servable.run`: batched with other requests when the server batches).
 
     Returns:
         `{"predictions": [...]}` for `instances`, `{"outputs": ...}` for
@@ -44,12 +46,11 @@ def predict(servable, body: dict) -> dict:
         columns = _rows_to_columns(body["instances"], specs)
     else:
         columns = _columnar(body["inputs"], specs)
-    tensors = {
-        key: tf.constant(_to_array(value, specs[key], key), specs[key].dtype)
-        for key, value in columns.items()
-    }
-    outputs = servable.signatures[signature_name](**tensors)
-    outputs = {key: value.numpy() for key, value in outputs.items()}
+    arrays = {key: _to_array(value, specs[key], key) for key, value in columns.items()}
+    try:
+        outputs = servable.run(signature_name, arrays)
+    except QueueFull as error:
+        raise RequestError(str(error), 503) from None
     if has_inputs:
         jsonable = {key: _to_json(key, value) for key, value in outputs.items()}
         return {
