@@ -2,11 +2,15 @@
 served at `/monitoring/prometheus/metrics` (TF Serving's path).
 
 ```
-:tensorflow:serving:request_count{model_name, version, signature_name, API, status}
+:tensorflow:serving:request_count_total{model_name, version, signature_name, API, status}
 :tensorflow:serving:request_latency{model_name, signature_name, API, entrypoint}  (µs)
 :tensorflow:serving:batching_session:processed_batch_size{model_name, signature_name}
-:tensorflow:serving:queue_rejections{model_name, signature_name}
+:tensorflow:serving:queue_rejections_total{model_name, signature_name}
 ```
+
+(`prometheus-client` names counters `..._total`, as OpenMetrics asks; TF
+Serving's own exporter leaves the suffix off: a dashboard written for it
+matches `request_count` with a regex or a relabelling rule.)
 
 `status` is the TF Serving error code of the answer (`OK`,
 `INVALID_ARGUMENT`, `NOT_FOUND`, `UNAVAILABLE`, ...), `API` `predict`,
@@ -101,6 +105,8 @@ class ServingMetrics:
             model, "" if version is None else str(version), signature, api, status
         ).inc()
         self.latency.labels(model, signature, api, entrypoint).observe(seconds * 1e6)
+        if status == "UNAVAILABLE":
+            self.rejections.labels(model, signature).inc()
 
     def observe_batch(self, model: str, signature: str, rows: int) -> None:
         """Count one batch of `rows` run by a signature."""
