@@ -32,6 +32,7 @@ rounds. Prints one JSON line per measurement, then a table, and writes
     python benchmarks/serving.py                        # train, export, time
     python benchmarks/serving.py --run-dir runs/quickstart-20261125-053402
     python benchmarks/serving.py --rounds 100           # quicker
+    python benchmarks/serving.py --load                 # the server under load
 """
 
 import argparse
@@ -59,6 +60,7 @@ from textlstm.models import load_text_classifier  # noqa: E402
 from textlstm.training import fit, read_run  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "serving.json"
+LOAD_RESULTS = Path(__file__).parent / "results" / "serving_load.json"
 BATCH_SIZES = (1, 32)
 IMPLEMENTATIONS = (
     "export_padded",
@@ -198,12 +200,32 @@ def table(rows) -> str:
     return "\n".join(lines)
 
 
+def _load(args, run_dir: Path, scratch: Path) -> None:
+    """`--load`: the server under concurrent clients (`serving_load.py`)."""
+    import serving_load
+
+    print("Exporting (cpu, verified)", file=sys.stderr)
+    export = export_saved_model(run_dir, scratch / "reviews", target="cpu")
+    run_info = read_run(run_dir)
+    bundle = load_dataset(run_info.config["data"], run_info.config["train"]["seed"])
+    texts = [t.decode("utf-8") for t, _ in bundle.test.take(256).as_numpy_iterator()]
+    serving_load.main(export.path, texts, args.requests, Path(args.out or LOAD_RESULTS))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--run-dir", help="Reuse this finished run folder.")
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", help=f"default {RESULTS} ({LOAD_RESULTS} with --load)")
+    parser.add_argument(
+        "--load",
+        action="store_true",
+        help="Instead: textlstm serve under 1, 8 and 32 clients, batching on and off.",
+    )
+    parser.add_argument(
+        "--requests", type=int, default=1600, help="--load: requests per run."
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="textlstm-serving-") as scratch:
         scratch = Path(scratch)
@@ -213,6 +235,8 @@ def main(argv=None):
             run_dir = scratch / "run"
             print(f"Training the quickstart preset into {run_dir}", file=sys.stderr)
             fit(load_config("quickstart"), run_dir, verbose=0)
+        if args.load:
+            return _load(args, run_dir, scratch)
         print("Exporting (cpu, cpu --xla, litert; verified)", file=sys.stderr)
         export = export_saved_model(run_dir, scratch / "export", target="cpu")
         xla = export_saved_model(run_dir, scratch / "xla", target="cpu", xla=True)
@@ -260,7 +284,7 @@ def main(argv=None):
         "rows": rows,
         "table": table(rows),
     }
-    out = Path(args.out)
+    out = Path(args.out or RESULTS)
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_suffix(".tmp")
     temporary.write_text(json.dumps(result, indent=2) + "\n")

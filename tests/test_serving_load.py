@@ -79,6 +79,7 @@ def test_concurrent_requests_run_as_one_batch_and_get_their_own_rows():
 
     def run(inputs):
         calls.append(len(inputs["x"]))
+        time.sleep(0.05)  # the others arrive while the first runs
         return {"y": inputs["x"] * 10}
 
     batcher = Batcher(run, BatchOptions(max_batch_size=100, batch_timeout=0.2))
@@ -89,7 +90,21 @@ def test_concurrent_requests_run_as_one_batch_and_get_their_own_rows():
     for part, answer in zip(parts, answers):
         np.testing.assert_array_equal(answer, part * 10)
     assert sum(calls) == 24
-    assert len(calls) < 8  # some requests shared a call
+    assert len(calls) <= 3  # the first alone, then the others together
+
+
+def test_a_large_request_runs_in_pieces_of_the_maximum_batch_size():
+    calls = []
+
+    def run(inputs):
+        calls.append(len(inputs["x"]))
+        return {"y": inputs["x"] + 1}
+
+    batcher = Batcher(run, BatchOptions(max_batch_size=100, batch_timeout=0.01))
+    answer = batcher.submit({"x": np.arange(250)})["y"]
+    batcher.stop()
+    np.testing.assert_array_equal(answer, np.arange(250) + 1)
+    assert calls == [100, 100, 50]
 
 
 def test_token_rows_of_different_widths_are_padded_with_zeros():
@@ -110,7 +125,11 @@ def test_token_rows_of_different_widths_are_padded_with_zeros():
 
 
 def test_a_failing_request_fails_alone():
+    sizes = []
+
     def run(inputs):
+        sizes.append(len(inputs["x"]))
+        time.sleep(0.05)
         if (inputs["x"] < 0).any():
             raise ValueError("negative")
         return {"y": inputs["x"]}
@@ -123,6 +142,7 @@ def test_a_failing_request_fails_alone():
         with pytest.raises(ValueError, match="negative"):
             bad.result()
     batcher.stop()
+    assert max(sizes) > 1  # the bad request was in a batch, then ran alone
 
 
 def test_a_full_queue_refuses_at_once():

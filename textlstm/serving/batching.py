@@ -6,7 +6,10 @@ Each signature of a loaded version gets a `Batcher`: request handlers
 request, adds the requests that arrive within `batch_timeout` seconds
 while the batch holds fewer than `max_batch_size` rows, runs the signature
 once on the concatenated inputs and hands each request its rows of the
-outputs. A request of `max_batch_size` rows or more runs alone.
+outputs. A request of more than `max_batch_size` rows is cut into pieces of
+that size, submitted one after the other, so the small requests of other
+clients run between its pieces instead of waiting behind all of it (TF
+Serving's large batch splitting).
 
 The queue holds at most `max_queued` requests; one more is refused at once
 with `QueueFull` (503 over REST, `UNAVAILABLE` over gRPC), so a burst never
@@ -92,6 +95,7 @@ class Batcher:
         self.options = options
         self.observe = observe or (lambda rows: None)
         self._queue: queue.Queue[_Request] = queue.Queue(options.max_queued)
+        self._last_requests = 0  # requests in the last batch run
         self._thread = threading.Thread(target=self._work, daemon=True)
         self._thread.start()
 
@@ -104,6 +108,13 @@ class Batcher:
             Exception: what the signature raised on the batch.
         """
         rows = len(next(iter(inputs.values())))
+        limit = self.options.max_batch_size
+        if self.options.enabled and rows > limit:
+            pieces = [
+                self.submit({k: v[start : start + limit] for k, v in inputs.items()})
+                for start in range(0, rows, limit)
+            ]
+            return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
         request = _Request(inputs, rows)
         try:
             self._queue.put_nowait(request)
@@ -135,9 +146,17 @@ class Batcher:
 
     def _gather(self, batch: list) -> _Request | None:
         """Add waiting requests to `batch` until it is full or the timeout
-        passes; returns a request that did not fit (the next batch's)."""
+        passes; returns a request that did not fit (the next batch's).
+
+        When the last batch held one request and none is waiting, there is
+        nobody to wait for (a single client): the batch runs at once rather
+        than after the timeout. Under concurrency requests queue up while a
+        batch runs, and the timeout applies.
+        """
         limit = self.options.max_batch_size
         rows = batch[0].rows
+        if self._last_requests == 1 and self._queue.empty():
+            return None
         deadline = time.monotonic() + self.options.batch_timeout
         while rows < limit:
             timeout = deadline - time.monotonic()
@@ -156,6 +175,7 @@ class Batcher:
         return None
 
     def _run(self, batch: list) -> None:
+        self._last_requests = len(batch)
         try:
             inputs = _concatenate([request.inputs for request in batch])
             outputs = self.run(inputs)
