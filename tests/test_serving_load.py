@@ -491,3 +491,67 @@ def test_grpc_metadata_and_status(grpc_stubs):
     request.model_spec.name = "reviews"
     status = grpc_stubs.model.GetModelStatus(request, timeout=60)
     assert [(s.version, s.state) for s in status.model_version_status] == [(1, 30)]
+
+
+def test_a_full_queue_is_answered_503_over_rest_and_unavailable_over_grpc(
+    exports, tmp_path
+):
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    base = tmp_path / "reviews"
+    shutil.copytree(exports.base / "cpu" / "1", base / "1")
+    server = make_server(
+        base,
+        port=0,
+        poll_seconds=0,
+        grpc_port=0,
+        batching=BatchOptions(enabled=False, max_queued=1),
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _, servable = server.repository.get(None)
+    batcher = servable.batchers["serving_default"]
+    call, release = batcher.run, threading.Event()
+
+    def slow(inputs):
+        release.wait(30)
+        return call(inputs)
+
+    batcher.run = slow
+    path = "/v1/models/reviews:predict"
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            first = pool.submit(post, server.port, path, b'{"instances": ["a"]}')
+            time.sleep(0.5)  # running: the queue is empty again
+            second = pool.submit(post, server.port, path, b'{"instances": ["b"]}')
+            time.sleep(0.5)  # waiting: the queue is full
+            status, body = post(server.port, path, b'{"instances": ["c"]}')
+            assert (status, body) == (
+                503,
+                {"error": "the batch queue is full (1 requests waiting); retry later"},
+            )
+            channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.Predict(_request(text=["d"]), timeout=30)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+            release.set()
+            assert first.result()[0] == second.result()[0] == 200
+        metrics = scrape(server.port)
+        assert (
+            _value(
+                metrics,
+                ':tensorflow:serving:queue_rejections_total{model_name="reviews",'
+                'signature_name="serving_default"}',
+            )
+            == 2
+        )
+        status, body = post(server.port, path, b'{"instances": ["alive"]}')
+        assert status == 200
+        assert body["predictions"][0]["label"] in ("neg", "pos")
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
