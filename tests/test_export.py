@@ -832,7 +832,7 @@ def test_usage_errors_name_the_problem_in_one_line(exports, tmp_path):
         (
             ["export", run, "--out", out, "--target", "tpux"],
             "Error: Invalid value for '--target': 'tpux' is not one of 'cpu', "
-            "'gpu', 'tpu', 'all'.",
+            "'gpu', 'tpu', 'litert', 'all'.",
         ),
         (["export", run], "Error: give RUN_DIR and --out DIR (or --check PATH)"),
         (

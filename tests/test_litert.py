@@ -150,7 +150,9 @@ def test_predict_and_check_take_the_litert_export(lstm_export, lstm_run):
     assert "  ok   parity litert: max |litert - keras| = " in result.output
 
 
-def test_a_dynamic_range_quantized_model_keeps_its_test_accuracy(lstm_run, tmp_path):
+def test_a_dynamic_range_quantized_model_keeps_its_test_accuracy(
+    lstm_run, lstm_export, tmp_path
+):
     result = export_saved_model(
         lstm_run, tmp_path / "q", target="litert", quantize="dynamic"
     )

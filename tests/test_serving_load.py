@@ -2,6 +2,7 @@
 limits, Prometheus metrics, TensorFlow Serving's gRPC API."""
 
 import concurrent.futures
+import contextlib
 import http.client
 import json
 import os
@@ -34,33 +35,37 @@ def post(port: int, path: str, body: bytes, headers=None) -> tuple[int, dict]:
     return status, json.loads(data) if data[:1] == b"{" else {"raw": data}
 
 
-@pytest.fixture(scope="module")
-def server(exports, tmp_path_factory):
-    """The cpu export served with batching and gRPC on free ports."""
-    import tensorflow as tf
-
-    base = tmp_path_factory.mktemp("load") / "reviews"
+@contextlib.contextmanager
+def serving(exports, folder, batching: BatchOptions):
+    """The cpu export served with `batching` and gRPC on free ports, by a
+    server thread."""
+    base = folder / "reviews"
     shutil.copytree(exports.base / "cpu" / "1", base / "1")
-    server = make_server(
-        base,
-        port=0,
-        poll_seconds=0,
-        grpc_port=0,
-        batching=BatchOptions(max_batch_size=16, batch_timeout=0.05, max_queued=64),
-    )
+    server = make_server(base, port=0, poll_seconds=0, grpc_port=0, batching=batching)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    signatures = tf.saved_model.load(str(base / "1")).signatures
-    yield SimpleNamespace(
-        port=server.port,
-        grpc_port=server.grpc_port,
-        path="/v1/models/reviews:predict",
-        signatures=signatures,
-        server=server,
-    )
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(exports, tmp_path_factory):
+    import tensorflow as tf
+
+    folder = tmp_path_factory.mktemp("load")
+    options = BatchOptions(max_batch_size=16, batch_timeout=0.05, max_queued=64)
+    with serving(exports, folder, options) as server:
+        yield SimpleNamespace(
+            port=server.port,
+            grpc_port=server.grpc_port,
+            path="/v1/models/reviews:predict",
+            signatures=tf.saved_model.load(str(folder / "reviews" / "1")).signatures,
+            server=server,
+        )
 
 
 def expected(server, texts):
@@ -499,59 +504,43 @@ def test_a_full_queue_is_answered_503_over_rest_and_unavailable_over_grpc(
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-    base = tmp_path / "reviews"
-    shutil.copytree(exports.base / "cpu" / "1", base / "1")
-    server = make_server(
-        base,
-        port=0,
-        poll_seconds=0,
-        grpc_port=0,
-        batching=BatchOptions(enabled=False, max_queued=1),
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    _, servable = server.repository.get(None)
-    batcher = servable.batchers["serving_default"]
-    call, release = batcher.run, threading.Event()
+    release = threading.Event()
+    options = BatchOptions(enabled=False, max_queued=1)
+    with serving(exports, tmp_path, options) as server:
+        _, servable = server.repository.get(None)
+        batcher = servable.batchers["serving_default"]
+        call = batcher.run
 
-    def slow(inputs):
-        release.wait(30)
-        return call(inputs)
+        def slow(inputs):
+            release.wait(30)
+            return call(inputs)
 
-    batcher.run = slow
-    path = "/v1/models/reviews:predict"
-    try:
-        with concurrent.futures.ThreadPoolExecutor(4) as pool:
-            first = pool.submit(post, server.port, path, b'{"instances": ["a"]}')
-            time.sleep(0.5)  # running: the queue is empty again
-            second = pool.submit(post, server.port, path, b'{"instances": ["b"]}')
-            time.sleep(0.5)  # waiting: the queue is full
-            status, body = post(server.port, path, b'{"instances": ["c"]}')
-            assert (status, body) == (
-                503,
-                {"error": "the batch queue is full (1 requests waiting); retry later"},
-            )
-            channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
-            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-            with pytest.raises(grpc.RpcError) as caught:
-                stub.Predict(_request(text=["d"]), timeout=30)
-            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        batcher.run = slow
+        path = "/v1/models/reviews:predict"
+        full = {"error": "the batch queue is full (1 requests waiting); retry later"}
+        try:
+            with concurrent.futures.ThreadPoolExecutor(4) as pool:
+                first = pool.submit(post, server.port, path, b'{"instances": ["a"]}')
+                time.sleep(0.5)  # running: the queue is empty again
+                second = pool.submit(post, server.port, path, b'{"instances": ["b"]}')
+                time.sleep(0.5)  # waiting: the queue is full
+                status, body = post(server.port, path, b'{"instances": ["c"]}')
+                assert (status, body) == (503, full)
+                channel = grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}")
+                stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+                with pytest.raises(grpc.RpcError) as caught:
+                    stub.Predict(_request(text=["d"]), timeout=30)
+                assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+                release.set()
+                assert first.result()[0] == second.result()[0] == 200
+        finally:
             release.set()
-            assert first.result()[0] == second.result()[0] == 200
-        metrics = scrape(server.port)
-        assert (
-            _value(
-                metrics,
-                ':tensorflow:serving:queue_rejections_total{model_name="reviews",'
-                'signature_name="serving_default"}',
-            )
-            == 2
+        rejections = _value(
+            scrape(server.port),
+            ':tensorflow:serving:queue_rejections_total{model_name="reviews",'
+            'signature_name="serving_default"}',
         )
+        assert rejections == 2
         status, body = post(server.port, path, b'{"instances": ["alive"]}')
         assert status == 200
         assert body["predictions"][0]["label"] in ("neg", "pos")
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
