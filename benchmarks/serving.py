@@ -38,7 +38,6 @@ rounds. Prints one JSON line per measurement, then a table, and writes
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -48,6 +47,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import serving_load  # noqa: E402  (beside this script)
 import tensorflow as tf  # noqa: E402
 
 from textlstm.config import load_config  # noqa: E402
@@ -259,15 +259,7 @@ def main(argv=None):
     result = {
         "benchmark": "serving",
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": {
-            "platform": platform.platform(),
-            "python": sys.version.split()[0],
-            "cpu_count": os.cpu_count(),
-            "tensorflow": tf.__version__,
-            "keras": keras.__version__,
-            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
-        },
+        "machine": {**serving_load.machine(), "keras": keras.__version__},
         "model": {
             "preset": run_info.config["name"],
             "sequence_length": run_info.config["text"]["sequence_length"],
@@ -284,11 +276,7 @@ def main(argv=None):
         "rows": rows,
         "table": table(rows),
     }
-    out = Path(args.out or RESULTS)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_suffix(".tmp")
-    temporary.write_text(json.dumps(result, indent=2) + "\n")
-    os.replace(temporary, out)
+    serving_load.write_result(Path(args.out or RESULTS), result)
 
 
 if __name__ == "__main__":

@@ -249,12 +249,7 @@ def main(export_dir: Path, texts: list[str], requests: int, out: Path) -> None:
     result = {
         "benchmark": "serving_load",
         "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": {
-            "platform": platform.platform(),
-            "python": sys.version.split()[0],
-            "cpu_count": os.cpu_count(),
-            "tensorflow": tf.__version__,
-        },
+        "machine": machine(),
         "server": "textlstm serve (waitress, 64 threads; batching: max 64 rows, "
         "2 ms timeout, 256 queued)",
         "requests_per_run": requests,
@@ -263,6 +258,25 @@ def main(export_dir: Path, texts: list[str], requests: int, out: Path) -> None:
         "rows": rows,
         "table": table(rows),
     }
+    write_result(out, result)
+
+
+def machine() -> dict:
+    """What the benchmark ran on (both serving benchmarks record it)."""
+    import tensorflow as tf
+
+    return {
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+        "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+    }
+
+
+def write_result(out: Path, result: dict) -> None:
+    """Write a results file atomically (a killed run leaves the old one)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_suffix(".tmp")
     temporary.write_text(json.dumps(result, indent=2) + "\n")

@@ -1064,3 +1064,37 @@ def test_plain_tensorflow_loops_skip_a_mask_that_keeps_every_step(layer_name):
         cut.numpy(), layer(x, mask=ragged).numpy(), atol=1e-6, rtol=0
     )
     assert not np.allclose(cut.numpy()[1, 4:], kept.numpy()[1, 4:])
+
+
+def test_xla_export_carries_tf_serving_warmup_requests_for_its_buckets(xla_export):
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    from textlstm.export.warmup import WARMUP_FILE, replay_warmup
+    from textlstm.models import load_text_classifier
+
+    path = xla_export.path / "assets.extra" / WARMUP_FILE
+    records = [
+        prediction_log_pb2.PredictionLog.FromString(r.numpy())
+        for r in tf.data.TFRecordDataset(str(path))
+    ]
+    info = json.loads((xla_export.path / "assets.extra" / "export.json").read_text())
+    assert info["warmup_requests"] == len(records) == 7 * 2  # batches <= 64, 2 lengths
+    model = load_text_classifier(info["source_run"])
+    vectorizer = next(layer for layer in model.layers if hasattr(layer, "token_ids"))
+    shapes = set()
+    for record in records:
+        request = record.predict_log.request
+        assert request.model_spec.signature_name == "serving_default"
+        texts = tf.make_ndarray(request.inputs["text"])
+        tokens = int(vectorizer.token_ids(tf.constant(texts[:1])).row_lengths()[0])
+        shapes.add((len(texts), tokens))
+    assert shapes == {(b, n) for b in (1, 2, 4, 8, 16, 32, 64) for n in (16, 32)}
+    loaded = tf.saved_model.load(str(xla_export.path))
+    assert replay_warmup(xla_export.path, loaded.signatures) == 14
+
+
+def test_portable_exports_have_no_warmup_file(exports):
+    for target in TARGETS:
+        extra = version_dir(exports, target) / "assets.extra"
+        assert not (extra / "tf_serving_warmup_requests").exists()

@@ -59,7 +59,7 @@ def write_extras(
         version: The version number.
     """
     extra = folder / EXTRA
-    extra.mkdir()
+    extra.mkdir(exist_ok=True)  # the warm-up requests may be there
     write_json(extra / "class_names.json", list(run.class_names), JSON_INDENT)
     for name in ("config.yaml", "run.json"):
         write_bytes(extra / name, (run.path / name).read_bytes())

@@ -20,6 +20,7 @@ import tensorflow as tf
 from textlstm.errors import ExportError
 from textlstm.export.shapes import Buckets, classify_compact, compact_ids, text_ids
 from textlstm.export.targets import target_tracing, token_function
+from textlstm.export.warmup import write_warmup
 from textlstm.layers.fast.compile import fast_path_options
 from textlstm.runs import Run
 from textlstm.text import write_vocabulary
@@ -94,6 +95,9 @@ def write_saved_model(
     shapes = {"xla": bool(xla)}
     if buckets is not None and target != "tpu":
         shapes["buckets"] = buckets.to_json()
+        # TF Serving compiles every bucket before serving (and so does
+        # `textlstm serve`): the first requests pay no XLA compile.
+        shapes["warmup_requests"] = write_warmup(folder, buckets, vectorizer)
     return {**tokens.info, **traced, **shapes}
 
 

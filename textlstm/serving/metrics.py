@@ -2,7 +2,8 @@
 served at `/monitoring/prometheus/metrics` (TF Serving's path).
 
 ```
-:tensorflow:serving:request_count_total{model_name, version, signature_name, API, status}
+:tensorflow:serving:request_count_total{model_name, version, signature_name, API,
+                                       status}
 :tensorflow:serving:request_latency{model_name, signature_name, API, entrypoint}  (µs)
 :tensorflow:serving:batching_session:processed_batch_size{model_name, signature_name}
 :tensorflow:serving:queue_rejections_total{model_name, signature_name}

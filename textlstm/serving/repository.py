@@ -13,6 +13,7 @@ from google.protobuf import json_format
 from tensorflow.core.protobuf import saved_model_pb2
 
 from textlstm.export.versions import version_numbers
+from textlstm.export.warmup import replay_warmup
 from textlstm.serving.batching import Batcher, BatchOptions, QueueFull
 from textlstm.serving.rest import RequestError
 
@@ -50,6 +51,8 @@ class Servable:
         }
         self._metadata = None
         self._signature_defs = None
+        # As TF Serving: an --xla export compiles its shapes before serving.
+        self.warmed_up = replay_warmup(path, self.signatures)
         self._observe = observe_batch or (lambda name, rows: None)
         self.batchers = {}
         if batching is not None:
@@ -187,7 +190,12 @@ class ModelRepository:
                 continue
             with self._lock:
                 self._servables[version] = servable
-            self.log(f"loaded {self.name} version {version}")
+            warmed = (
+                f" ({servable.warmed_up} warm-up requests replayed)"
+                if servable.warmed_up
+                else ""
+            )
+            self.log(f"loaded {self.name} version {version}{warmed}")
         with self._lock:
             stale = [v for v in self._servables if v not in wanted]
             if wanted and stale and not any(v in self._servables for v in wanted):
