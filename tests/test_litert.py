@@ -13,9 +13,11 @@ from textlstm.config import load_config
 from textlstm.export import ExportError, export_saved_model, verify_export
 from textlstm.export.litert import (
     CELL_CLIP,
+    cell_clips,
     cell_state_peaks,
     convert,
     fused_lstm_count,
+    unclipped,
 )
 from textlstm.export.litert_predictor import LiteRTPredictor, model_ops
 from textlstm.models import build_classifier, load_text_classifier
@@ -78,6 +80,9 @@ def test_the_lstm_model_holds_one_fused_op_per_direction_and_only_builtins(
     assert "REVERSE_V2" in ops
     assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"]
     checks = {check.name: check for check in lstm_export.report.checks}
+    assert checks["cell clip"].detail.startswith(
+        "none in the 4 fused LSTM ops, as in Keras; max |c| = "
+    )
     assert list(checks) == [
         "LiteRT interpreter",
         "builtin ops",
@@ -130,8 +135,10 @@ def test_the_export_folder_layout_and_its_record(lstm_export, lstm_run):
     assert info["fused_lstms"] == 4
     assert info["file_bytes"] == (folder / "model.tflite").stat().st_size
     assert info["tokenizer"]["sequence_length"] == 32
-    assert info["cell_state_peak"]["clip"] == CELL_CLIP
-    assert 0 < info["cell_state_peak"]["max_abs"] < CELL_CLIP
+    assert info["cell_state_peak"]["converter_clip"] == CELL_CLIP
+    assert info["cell_state_peak"]["clip"] == 0.0
+    assert info["cell_state_peak"]["max_abs"] > 0
+    assert cell_clips((folder / "model.tflite").read_bytes()) == [0.0] * 4
     assert len(info["cell_state_peak"]["per_lstm"]) == 4
     assert info["cell_state_peak"]["test_texts"] == 60
 
@@ -226,11 +233,11 @@ def test_other_cells_convert_with_builtin_ops_and_equal_keras(overrides):
         )
 
 
-def test_a_cell_state_beyond_the_clip_is_measured_and_shows_in_litert():
-    """The fused kernel clips the cell state at 10, Keras does not. With
-    both gates open, token 1 adds 1 to the cell state, token 2 takes 1
-    away: 15 ones then 12 twos end at c = 3 in Keras, at 10 - 12 = -2 in
-    LiteRT."""
+def test_a_cell_state_beyond_the_converters_clip_equals_keras_once_unclipped():
+    """The converter writes a cell clip of 10 into the fused op, Keras has
+    none. With both gates open, token 1 adds 1 to the cell state, token 2
+    takes 1 away: 15 ones then 12 twos end at c = 3 in Keras, and at
+    10 - 12 = -2 with the converter's clip."""
     config = load_config(
         None, ["model.units=2", "model.embedding_dim=2", "model.pooling=last"]
     )
@@ -251,16 +258,36 @@ def test_a_cell_state_beyond_the_clip_is_measured_and_shows_in_litert():
     assert peaks == [pytest.approx(15.0, abs=1e-3)]
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=convert(classifier))
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, [1, len(row)])
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, np.asarray([row], np.int32))
-    interpreter.invoke()
-    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    def run(flatbuffer):
+        interpreter = Interpreter(model_content=flatbuffer)
+        index = interpreter.get_input_details()[0]["index"]
+        interpreter.resize_tensor_input(index, [1, len(row)])
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(index, np.asarray([row], np.int32))
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+    exported = convert(classifier)
+    assert cell_clips(exported) == [0.0]
     expected = np.asarray(classifier(np.asarray([row]), training=False))
     assert expected[0, 0] > 0.99  # h = tanh(3): class 0
-    assert got[0, 0] < 0.01  # h = tanh(-2): class 1
+    np.testing.assert_allclose(run(exported), expected, atol=1e-5)
+    # The converter's own model, clip restored: the other class.
+    clipped = _with_clip(exported, CELL_CLIP)
+    assert cell_clips(clipped) == [CELL_CLIP]
+    assert run(clipped)[0, 0] < 0.01  # h = tanh(-2): class 1
+    assert unclipped(clipped) == exported
+
+
+def _with_clip(flatbuffer: bytes, clip: float) -> bytes:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    from textlstm.export.litert import _fused_lstm_options
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    for options in _fused_lstm_options(model):
+        options.cellClip = clip
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def test_litert_options_that_do_not_apply_are_one_line_errors(lstm_run, tmp_path):

@@ -19,10 +19,11 @@ Dropout                      nothing (inference)
 
 on `token_ids` int32 `[1, T]` with `T` free: each text runs at its true
 length, so there is no padding to mask (the fused op takes no mask) and the
-results equal the Keras model's. The fused kernel clips the cell state at
-10 (a limit the converter hard-codes); `cell_state_peaks` measures how far
-each LSTM's cell state goes, so the verification can say whether it
-matters. Only TensorFlow Lite builtin ops are allowed (no Flex ops).
+results equal the Keras model's. The converter writes a cell clip of 10
+into every fused op, which Keras does not have: `unclipped` sets it to 0
+(none) in the flatbuffer, and `cell_state_peaks` measures how far each
+LSTM's cell state goes (past 10 is common: 40 on the IMDB LM preset). Only
+TensorFlow Lite builtin ops are allowed (no Flex ops).
 
 Imports TensorFlow: used only while an export is written.
 """
@@ -42,17 +43,20 @@ from textlstm.layers.fast.compile import fast_path_options
 __all__ = [
     "CELL_CLIP",
     "FUSED_LSTM_OP",
+    "cell_clips",
     "cell_state_peaks",
     "convert",
     "empty_text_probabilities",
     "fusable",
     "fused_lstm_count",
     "lite_function",
+    "unclipped",
 ]
 
 #: The op the converter fuses each LSTM direction into.
 FUSED_LSTM_OP = "UNIDIRECTIONAL_SEQUENCE_LSTM"
-#: The cell clip the converter sets on every fused LSTM.
+#: The cell clip the converter sets on every fused LSTM (`unclipped`
+#: removes it).
 CELL_CLIP = 10.0
 
 _LSTMS = (TextlstmLSTM, keras.layers.LSTM)
@@ -285,13 +289,50 @@ def convert(classifier, *, quantize: str | None = None) -> bytes:
     elif quantize is not None:
         raise ExportError(f"quantize: {quantize!r} is not one of dynamic")
     try:
-        return converter.convert()
+        return unclipped(converter.convert())
     except Exception as error:  # the converter raises many kinds
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise ExportError(
             f"litert: TensorFlow Lite could not convert the model with builtin ops "
             f"only ({type(error).__name__}: {first[:300]})"
         ) from None
+
+
+def _fused_lstm_options(model):
+    """The `UnidirectionalSequenceLSTMOptions` of every fused LSTM of a
+    model object (`flatbuffer_utils.convert_bytearray_to_object`)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    fused = schema.BuiltinOperator.UNIDIRECTIONAL_SEQUENCE_LSTM
+    for subgraph in model.subgraphs:
+        for operator in subgraph.operators:
+            code = model.operatorCodes[operator.opcodeIndex]
+            if max(code.builtinCode, code.deprecatedBuiltinCode) == fused:
+                yield operator.builtinOptions
+
+
+def unclipped(flatbuffer: bytes) -> bytes:
+    """`flatbuffer` with the cell clip of every fused LSTM set to 0 (none).
+
+    The converter writes `cell_clip: 10` into each fused op although Keras
+    never clips: a cell state past 10 (40 on the IMDB language-model
+    preset) then gave other answers. The kernel clips only when the value
+    is above 0, so 0 runs the LSTM as Keras does.
+    """
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    for options in _fused_lstm_options(model):
+        options.cellClip = 0.0
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def cell_clips(flatbuffer: bytes) -> list[float]:
+    """The cell clip of each fused LSTM of a `.tflite` model (0: none)."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(flatbuffer))
+    return [float(options.cellClip) for options in _fused_lstm_options(model)]
 
 
 def empty_text_probabilities(classifier) -> list[float]:
