@@ -1070,7 +1070,7 @@ def test_xla_export_carries_tf_serving_warmup_requests_for_its_buckets(xla_expor
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
-    from textlstm.export.warmup import WARMUP_FILE, replay_warmup
+    from textlstm.export.warmup import WARMUP_FILE
     from textlstm.models import load_text_classifier
 
     path = xla_export.path / "assets.extra" / WARMUP_FILE
@@ -1090,8 +1090,24 @@ def test_xla_export_carries_tf_serving_warmup_requests_for_its_buckets(xla_expor
         tokens = int(vectorizer.token_ids(tf.constant(texts[:1])).row_lengths()[0])
         shapes.add((len(texts), tokens))
     assert shapes == {(b, n) for b in (1, 2, 4, 8, 16, 32, 64) for n in (16, 32)}
-    loaded = tf.saved_model.load(str(xla_export.path))
-    assert replay_warmup(xla_export.path, loaded.signatures) == 14
+
+
+def test_warmup_requests_replay_on_the_loaded_signatures(xla_export, tmp_path):
+    """Two of the records (each replayed request compiles its shape)."""
+    import tensorflow as tf
+
+    from textlstm.export.warmup import WARMUP_FILE, replay_warmup
+
+    copy = tmp_path / "1"
+    shutil.copytree(xla_export.path, copy)
+    records = list(tf.data.TFRecordDataset(str(copy / "assets.extra" / WARMUP_FILE)))
+    with tf.io.TFRecordWriter(str(copy / "assets.extra" / WARMUP_FILE)) as writer:
+        for record in records[:2]:
+            writer.write(record.numpy())
+    loaded = tf.saved_model.load(str(copy))
+    assert replay_warmup(copy, loaded.signatures) == 2
+    (copy / "assets.extra" / WARMUP_FILE).unlink()
+    assert replay_warmup(copy, loaded.signatures) == 0
 
 
 def test_portable_exports_have_no_warmup_file(exports):
