@@ -325,3 +325,24 @@ def test_a_broken_litert_export_fails_its_check(lstm_export, tmp_path):
     assert not report.ok
     failed = [check.name for check in report.checks if not check.ok]
     assert failed == ["parity litert"]
+
+
+def test_quantizing_without_the_test_split_is_a_one_line_error(
+    lstm_run, tmp_path, monkeypatch
+):
+    import textlstm.data
+    from textlstm.errors import DataError
+
+    def unreadable(*args, **kwargs):
+        raise DataError("data.train: reviews.csv does not exist")
+
+    monkeypatch.setattr(textlstm.data, "load_dataset", unreadable)
+    with pytest.raises(ExportError) as caught:
+        export_saved_model(
+            lstm_run, tmp_path / "q", target="litert", quantize="dynamic"
+        )
+    assert str(caught.value) == (
+        "--quantize dynamic measures the test accuracy, but the run's test split "
+        "cannot be read here: data.train: reviews.csv does not exist"
+    )
+    assert sorted(p.name for p in (tmp_path / "q").iterdir()) == []  # nothing published

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from textlstm.errors import ExportError
 from textlstm.export.litert import (
     CELL_CLIP,
     cell_state_peaks,
@@ -77,7 +78,14 @@ def write_litert(
         for key, value in vectorizer.get_config().items()
         if key in _TOKENIZER_KEYS
     }
-    test_texts = _test_texts(run, max(PEAK_TEXTS, ACCURACY_TEXTS if quantize else 0))
+    test_texts, unreadable = _test_texts(
+        run, max(PEAK_TEXTS, ACCURACY_TEXTS if quantize else 0)
+    )
+    if quantize and not test_texts:
+        raise ExportError(
+            "--quantize dynamic measures the test accuracy, but the run's test "
+            f"split cannot be read here: {unreadable}"
+        )
     samples = sample_texts(vectorizer.get_vocabulary(include_special_tokens=True))
     texts = list(samples) + [t for t, _ in test_texts]
     rows = _rows(vectorizer, texts[: len(samples) + PEAK_TEXTS])
@@ -110,20 +118,21 @@ def write_litert(
     return fields
 
 
-def _test_texts(run: Run, count: int) -> list[tuple[bytes, int]]:
-    """Up to `count` `(text, label)` of the run's test split (none if its
-    data cannot be read here any more)."""
+def _test_texts(run: Run, count: int) -> tuple[list[tuple[bytes, int]], str]:
+    """Up to `count` `(text, label)` of the run's test split, and why there
+    are none if its data cannot be read here any more."""
     from textlstm.data import load_dataset
     from textlstm.errors import DataError
 
     try:
         bundle = load_dataset(run.config["data"], run.config["train"]["seed"])
-    except (DataError, OSError):
-        return []
-    return [
+    except (DataError, OSError) as error:
+        return [], str(error)
+    texts = [
         (text, int(label))
         for text, label in itertools.islice(bundle.test.as_numpy_iterator(), count)
     ]
+    return texts, "" if texts else "the test split is empty"
 
 
 def _rows(vectorizer, texts) -> list[list[int]]:
