@@ -94,24 +94,24 @@ def fusable(layer) -> bool:
     )
 
 
-def _standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
-    """tf.keras 2's standard LSTM, batch-major; the converter replaces the
-    whole function by the fused op, TensorFlow runs this body."""
-    units = tf.shape(init_h)[-1]
+def _recurrence(inputs, h0, c0, kernel, recurrent_kernel, bias):
+    """The standard LSTM (gates i, f, c, o) on batch-major `inputs`:
+    the carried `(hs, cs)` of every step, time-major."""
     xw = tf.einsum("btf,fg->tbg", inputs, kernel) + bias
 
     def step(carry, x):
-        h, c, _ = carry
-        z = x + tf.matmul(h, recurrent_kernel)
-        i, f, o = (
-            tf.sigmoid(z[:, :units]),
-            tf.sigmoid(z[:, units : 2 * units]),
-            tf.sigmoid(z[:, 3 * units :]),
-        )
-        c = f * c + i * tf.tanh(z[:, 2 * units : 3 * units])
-        return o * tf.tanh(c), c, c
+        h, c = carry
+        i, f, g, o = tf.split(x + tf.matmul(h, recurrent_kernel), 4, -1)
+        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+        return tf.sigmoid(o) * tf.tanh(c), c
 
-    hs, cs, _ = tf.scan(step, xw, (init_h, init_c, init_c))
+    return tf.scan(step, xw, (h0, c0))
+
+
+def _standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+    """tf.keras 2's standard LSTM, batch-major; the converter replaces the
+    whole function by the fused op, TensorFlow runs this body."""
+    hs, cs = _recurrence(inputs, init_h, init_c, kernel, recurrent_kernel, bias)
     outputs = tf.transpose(hs, [1, 0, 2])
     return outputs[:, -1], outputs, hs[-1], cs[-1], tf.constant(0.0)
 
@@ -169,16 +169,7 @@ def _step_by_step(layer, x):
 
 def _peak(inputs, zeros, kernel, recurrent_kernel, bias):
     """The largest |cell state| of the standard LSTM on `inputs`."""
-    xw = tf.einsum("btf,fg->tbg", inputs, kernel) + bias
-
-    def step(carry, x):
-        h, c = carry
-        z = x + tf.matmul(h, recurrent_kernel)
-        i, f, g, o = tf.split(z, 4, -1)
-        c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-        return tf.sigmoid(o) * tf.tanh(c), c
-
-    _, cs = tf.scan(step, xw, (zeros, zeros))
+    _, cs = _recurrence(inputs, zeros, zeros, kernel, recurrent_kernel, bias)
     return tf.reduce_max(tf.abs(cs))
 
 

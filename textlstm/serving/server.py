@@ -112,9 +112,9 @@ def make_server(
         if grpc is not None:
             grpc[0].stop(None)
         raise
-    server = Server(create_app(repository, metrics), sock, repository, threads)
-    server.metrics = metrics
-    server.grpc, server.grpc_port = grpc or (None, None)
+    server = Server(
+        create_app(repository, metrics), sock, repository, metrics, threads, grpc
+    )
     if poll_seconds > 0:
         threading.Thread(
             target=_poll, args=(repository, poll_seconds), daemon=True
@@ -129,11 +129,23 @@ class Server:
         port: The port it listens on.
         repository: The `ModelRepository`.
         metrics: The `ServingMetrics` it counts in.
+        grpc, grpc_port: The gRPC server (started with this one) and its
+            port, or None.
     """
 
-    def __init__(self, app, sock, repository: ModelRepository, threads: int):
+    def __init__(
+        self,
+        app,
+        sock,
+        repository: ModelRepository,
+        metrics: ServingMetrics,
+        threads: int,
+        grpc: tuple | None = None,
+    ):
         self.repository = repository
+        self.metrics = metrics
         self.port = sock.getsockname()[1]
+        self.grpc, self.grpc_port = grpc or (None, None)
         self._server = waitress.server.create_server(
             app,
             sockets=[sock],
@@ -143,7 +155,6 @@ class Server:
             ident="textlstm",
         )
         self._stopped = threading.Event()
-        self.grpc = self.grpc_port = None
 
     def serve_forever(self) -> None:
         """Answer requests until `shutdown` (or Ctrl-C in this thread)."""
