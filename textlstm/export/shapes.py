@@ -13,8 +13,8 @@ step costs the same 15 µs whether it is padding or not (`docs/export.md`,
 - `--xla` exports: the same, then the width rounded up to a length bucket
   (16, 32, 64, ... up to `sequence_length`) and the batch to a power of
   two, with empty rows. XLA compiles one kernel per input shape (about
-  a second each on a small CPU): the buckets bound how many a server compiles, whatever
-  the traffic.
+  a second each on a small CPU): the buckets bound how many a server
+  compiles, whatever the traffic.
 
 Imports TensorFlow: used only while an export is written.
 """
