@@ -318,6 +318,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "(this machine's devices), multi_worker (TF_CONFIG's cluster), tpu.",
             choices=("default", "mirrored", "multi_worker", "tpu"),
         ),
+        "adversarial": _O(
+            float,
+            0.0,
+            "Adversarial training (Miyato et al. 2017): also train on each "
+            "batch with its embedding outputs moved this fraction of their "
+            "norm in the direction that raises the loss most; 0: off.",
+            minimum=0.0,
+            maximum=1.0,
+        ),
         "jit_compile": _O(
             bool,
             False,

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm import distributed, evaluation, models, text
+from textlstm import adversarial, distributed, evaluation, models, text
 from textlstm.batching import count_examples
 from textlstm.checkpoints import (
     LoopState,
@@ -330,6 +330,8 @@ def _build_model(session: _Session, data: PreparedData, record: RunRecord, strat
             jit_compile=train["jit_compile"],
         )
         model.optimizer.build(model.trainable_variables)
+        if train["adversarial"]:
+            adversarial.install(model, train["adversarial"])
     loop = LoopState()
     if session.resume:
         restored = restore_checkpoint(session.checkpoints, model)

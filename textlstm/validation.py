@@ -145,4 +145,12 @@ def _data_rules(data: Mapping) -> None:
         )
 
 
-_RULES = {"model": _model_rules, "data": _data_rules}
+def _train_rules(train: Mapping) -> None:
+    if train["adversarial"] and train["strategy"] != "default":
+        raise ConfigError(
+            f"train.adversarial: needs train.strategy default (one device), "
+            f"not {train['strategy']!r}"
+        )
+
+
+_RULES = {"model": _model_rules, "data": _data_rules, "train": _train_rules}
