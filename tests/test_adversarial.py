@@ -84,7 +84,9 @@ def test_one_step_applies_the_clean_plus_the_adversarial_gradient(cell):
 
     adversarial.install(model, 0.3)
     model.fit(IDS, LABELS, batch_size=3, epochs=1, verbose=0, shuffle=False)
-    for weight, start, a, b in zip(model.trainable_weights, before, clean, moved_gradients):
+    for weight, start, a, b in zip(
+        model.trainable_weights, before, clean, moved_gradients
+    ):
         expected = start - 0.5 * (tf.convert_to_tensor(a) + tf.convert_to_tensor(b))
         np.testing.assert_allclose(weight.numpy(), expected.numpy(), atol=1e-5)
 

@@ -50,7 +50,9 @@ def adversarial_perturbation(gradient, embedded, mask, epsilon: float) -> tf.Ten
     """
     keep = tf.cast(mask, embedded.dtype)[:, :, None]
     gradient = tf.convert_to_tensor(gradient) * keep
-    size = tf.sqrt(tf.reduce_sum(tf.square(embedded * keep), axis=[1, 2], keepdims=True))
+    size = tf.sqrt(
+        tf.reduce_sum(tf.square(embedded * keep), axis=[1, 2], keepdims=True)
+    )
     steepness = tf.sqrt(tf.reduce_sum(tf.square(gradient), axis=[1, 2], keepdims=True))
     return tf.stop_gradient(epsilon * size * gradient / (steepness + _TINY))
 
