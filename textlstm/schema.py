@@ -318,6 +318,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "(this machine's devices), multi_worker (TF_CONFIG's cluster), tpu.",
             choices=("default", "mirrored", "multi_worker", "tpu"),
         ),
+        "gradual_unfreezing": _O(
+            bool,
+            False,
+            "ULMFiT's gradual unfreezing: epoch 1 trains only the head, each "
+            "later epoch one more layer from the top (model.init_from).",
+        ),
         "adversarial": _O(
             float,
             0.0,

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm import adversarial, distributed, evaluation, models, text
+from textlstm import adversarial, distributed, evaluation, models, text, unfreezing
 from textlstm.batching import count_examples
 from textlstm.checkpoints import (
     LoopState,
@@ -368,6 +368,14 @@ def _train(
     started = time.perf_counter()
     while loop.epoch < train["epochs"] and not loop.stopped_early:
         epoch_started = time.perf_counter()
+        frozen = unfreezing.apply(model, session.config, loop.epoch)
+        if frozen:
+            which = (
+                "lowest layer group" if frozen == 1 else f"{frozen} lowest layer groups"
+            )
+            session.log(
+                f"Epoch {loop.epoch + 1}: the {which} frozen (gradual unfreezing)"
+            )
         learning_rate = _current_learning_rate(model.optimizer)
         with warnings.catch_warnings():
             # Each epoch is a fresh dataset of unknown length; Keras warns
@@ -390,6 +398,7 @@ def _train(
         row["seconds"] = round(time.perf_counter() - epoch_started, 3)
         _end_epoch(session, model, loop, row)
         record.epoch_recorded(loop.epoch)
+    unfreezing.apply(model, session.config)  # the saved model freezes nothing
     return time.perf_counter() - started
 
 

@@ -146,11 +146,12 @@ def _data_rules(data: Mapping) -> None:
 
 
 def _train_rules(train: Mapping) -> None:
-    if train["adversarial"] and train["strategy"] != "default":
-        raise ConfigError(
-            f"train.adversarial: needs train.strategy default (one device), "
-            f"not {train['strategy']!r}"
-        )
+    for key in ("adversarial", "gradual_unfreezing"):
+        if train[key] and train["strategy"] != "default":
+            raise ConfigError(
+                f"train.{key}: needs train.strategy default (one device), "
+                f"not {train['strategy']!r}"
+            )
 
 
 _RULES = {"model": _model_rules, "data": _data_rules, "train": _train_rules}
