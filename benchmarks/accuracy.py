@@ -11,6 +11,13 @@ The small-data cases train on the first 2,000 reviews of `train.csv.gz`
 `test.csv.gz` (to keep a run short on 2 cores; the full 25,000 give the
 same ranking, +-0.7 points of binomial noise at 5,000).
 
+The `endings_*` cases stand in for sentence-level datasets, none of which
+is offline here: the last sentences (at most 25 words) of the first 9,600
+training and 2,000 test reviews, labelled as their review. Their labels
+are noisier than a sentence-polarity set's (an ending need not carry the
+verdict), so compare the cases with each other, not with published
+figures.
+
 The pretraining cases run `textlstm pretrain --config imdb_lm` first, on
 IMDB's 49,730 unlabeled reviews (`unsup.csv.gz`) and the 25,000 training
 reviews (their labels unused; never a test review), once for all cases that
@@ -37,6 +44,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -60,6 +68,15 @@ SMALL_DATA = [
     "--set", "data.test={test}", "--set", "train.epochs=10",
     "--set", "train.learning_rate=0.003",
 ]  # fmt: skip
+#: Train and test rows of the short-text sets: the ending of each review
+#: (`ending`), one or two sentences of at most 25 words, labelled as the
+#: review. A stand-in for sentence-level datasets (none is offline here):
+#: as many training texts as a sentence-polarity set, and noisier labels
+#: (an ending need not carry the review's verdict).
+ENDINGS = (9600, 2000)
+ENDING_FILES = [
+    "--data", "{endings_train}", "--set", "data.test={endings_test}",
+]  # fmt: skip
 CASES = {
     "imdb2k_default_path": (
         "the default path on a user's CSV before this work: the quickstart "
@@ -77,11 +94,49 @@ CASES = {
         None,
         ["--data", "{train}", "--set", "data.test={test}"],
     ),
+    "imdb2k_text_classifier_no_adversarial": (
+        "the same without adversarial training (train.adversarial=0): what "
+        "that lever adds",
+        None,
+        [
+            "--data", "{train}", "--set", "data.test={test}",
+            "--set", "train.adversarial=0",
+        ],
+    ),
+    "endings_default_path": (
+        "short texts (review endings, 9,600 / 2,000): the quickstart preset's "
+        "model with the source switched to csv",
+        None,
+        [
+            "--set", "data.source=csv",
+            "--set", "data.train={endings_train}",
+            "--set", "data.test={endings_test}",
+        ],
+    ),
+    "endings_text_classifier": (
+        "short texts: textlstm fit --data FILE (the text_classifier preset)",
+        None,
+        ENDING_FILES,
+    ),
+    "endings_text_classifier_no_adversarial": (
+        "short texts: the text_classifier preset without adversarial training",
+        None,
+        [*ENDING_FILES, "--set", "train.adversarial=0"],
+    ),
     "imdb_lm_pretrained": (
         "imdb_lm on all 25,000 training reviews, its encoder pretrained as a "
         "language model on the 49,730 unlabeled and the training reviews",
         LM,
         ["--config", "imdb_lm", "--set", "model.init_from={lm}"],
+    ),
+    "imdb_lm_pretrained_no_adversarial": (
+        "imdb_lm pretrained as above, fine-tuned without adversarial "
+        "training (train.adversarial=0): what that lever adds",
+        LM,
+        [
+            "--config", "imdb_lm", "--set", "model.init_from={lm}",
+            "--set", "train.adversarial=0",
+        ],
     ),
     "imdb_lm_scratch": (
         "the same imdb_lm model from scratch",
@@ -107,24 +162,48 @@ CASES = {
 
 
 def subsets(folder: Path, train_rows: int, test_rows: int) -> dict[str, Path]:
-    """Write the first rows of IMDB's train and test CSVs to `folder`."""
+    """Write the first rows of IMDB's train and test CSVs to `folder`, and
+    the short-text sets (`ending`)."""
     files = {}
     for name, rows in (("train", train_rows), ("test", test_rows)):
-        source = SHARED / f"{name}.csv.gz"
-        if not source.is_file():
-            sys.exit(f"error: {source} not found (the shared IMDB CSV copy)")
-        target = folder / f"imdb_{name}_{rows}.csv"
-        with gzip.open(source, "rt", encoding="utf-8", newline="") as file:
-            reader = csv.reader(file)
-            with open(target, "w", encoding="utf-8", newline="") as out:
-                writer = csv.writer(out)
-                for index, row in enumerate(reader):
-                    if index > rows:
-                        break
-                    writer.writerow(row)
-        files[name] = target
+        files[name] = _write_rows(folder / f"imdb_{name}_{rows}.csv", name, rows)
+    for name, rows in (("train", ENDINGS[0]), ("test", ENDINGS[1])):
+        files[f"endings_{name}"] = _write_rows(
+            folder / f"imdb_endings_{name}_{rows}.csv", name, rows, ending
+        )
     files["unsup"] = SHARED / "unsup.csv.gz"
     return files
+
+
+def ending(text: str, words: int = 25) -> str:
+    """The last whole sentences of `text`, at most `words` words (at least
+    one sentence), with IMDB's `<br />` line breaks made spaces."""
+    sentences = re.split(r"(?<=[.!?])\s+", re.sub(r"<br\s*/?>", " ", text).strip())
+    kept, count = [], 0
+    for sentence in reversed(sentences):
+        count += len(sentence.split())
+        if kept and count > words:
+            break
+        kept.insert(0, sentence)
+    return " ".join(kept)
+
+
+def _write_rows(target: Path, split: str, rows: int, change=None) -> Path:
+    source = SHARED / f"{split}.csv.gz"
+    if not source.is_file():
+        sys.exit(f"error: {source} not found (the shared IMDB CSV copy)")
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as file:
+        reader = csv.DictReader(file)
+        with open(target, "w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=reader.fieldnames)
+            writer.writeheader()
+            for index, row in enumerate(reader):
+                if index >= rows:
+                    break
+                if change is not None:
+                    row["text"] = change(row["text"])
+                writer.writerow(row)
+    return target
 
 
 def textlstm(arguments: list[str]) -> float:
@@ -182,7 +261,12 @@ def run_case(name: str, files: dict[str, Path], root: Path) -> dict:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     info = json.loads((run_dir / "run.json").read_text())
     command = " ".join(["textlstm", "fit", *fit_arguments]).format(
-        train="TRAIN.csv", test="TEST.csv", lm="LM_RUN", unsup="UNSUP"
+        train="TRAIN.csv",
+        test="TEST.csv",
+        lm="LM_RUN",
+        unsup="UNSUP",
+        endings_train="ENDINGS_TRAIN.csv",
+        endings_test="ENDINGS_TEST.csv",
     )
     return {
         "case": name,
