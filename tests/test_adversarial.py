@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.conftest import EXPORT_RUN
 from textlstm import adversarial
 from textlstm.config import ConfigError, load_config
 from textlstm.forward import AfterEmbedding
@@ -94,15 +95,7 @@ def test_one_step_applies_the_clean_plus_the_adversarial_gradient(cell):
 def test_fit_trains_adversarially_and_saves_a_plain_model(tmp_path):
     import keras
 
-    tiny = [
-        "data.size=200",
-        "data.test_size=60",
-        "text.max_tokens=300",
-        "text.sequence_length=32",
-        "model.units=8",
-        "model.embedding_dim=8",
-        "train.epochs=1",
-    ]
+    tiny = [*EXPORT_RUN, "train.epochs=1"]
     plain = fit(load_config("quickstart", tiny), tmp_path / "plain", verbose=0)
     moved = fit(
         load_config("quickstart", [*tiny, "train.adversarial=0.05"]),

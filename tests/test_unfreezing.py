@@ -4,6 +4,7 @@ a fit that ends with nothing frozen."""
 import numpy as np
 import pytest
 
+from tests.conftest import EXPORT_RUN
 from textlstm import unfreezing
 from textlstm.config import ConfigError, load_config
 from textlstm.models import build_classifier
@@ -87,19 +88,7 @@ def test_frozen_embeddings_stay_frozen_when_their_turn_comes():
 def test_fit_unfreezes_gradually_and_saves_nothing_frozen(tmp_path):
     import keras
 
-    config = load_config(
-        "quickstart",
-        [
-            "data.size=200",
-            "data.test_size=60",
-            "text.max_tokens=300",
-            "text.sequence_length=32",
-            "model.units=8",
-            "model.embedding_dim=8",
-            "train.epochs=2",
-            "train.gradual_unfreezing=true",
-        ],
-    )
+    config = load_config("quickstart", [*EXPORT_RUN, "train.gradual_unfreezing=true"])
     lines = []
     fit(config, tmp_path / "run", verbose=0, log=lines.append)
     assert "Epoch 1: the 2 lowest layer groups frozen (gradual unfreezing)" in lines
