@@ -77,7 +77,7 @@ def install(model: keras.Model, epsilon: float) -> None:
             embedded = after.embedding(ids)
             moved = embedded if shift is None else embedded + shift
             y_pred = after(moved, mask, training=True).probabilities
-            loss = model._compute_loss(
+            loss = model.compute_loss(
                 x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
             )
             # Scaled under mixed precision (LossScaleOptimizer), else as is.
@@ -93,6 +93,8 @@ def install(model: keras.Model, epsilon: float) -> None:
             _add(a, b)
             for a, b in zip(gradients, tape.gradient(adversarial_loss, weights))
         ]
+        # The "loss" Keras reports is the clean loss, as in its own step
+        # (Keras keeps no public handle on this tracker).
         model._loss_tracker.update_state(loss, sample_weight=tf.shape(ids)[0])
         model.optimizer.apply_gradients(zip(gradients, weights))
         return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
