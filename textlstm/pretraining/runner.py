@@ -314,7 +314,9 @@ def _evaluate(session: _Session, texts, vectorizer, model, loop) -> dict:
     """Phase 5: held-out loss and perplexity with the full softmax."""
     session.log("Evaluating on the held-out texts")
     holdout = session.batches(vectorizer, texts.holdout)
-    loss = float(model.evaluate(holdout, verbose=0, return_dict=True)["loss"])
+    with warnings.catch_warnings():  # Keras' end-of-data notice, as in fit
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        loss = float(model.evaluate(holdout, verbose=0, return_dict=True)["loss"])
     tokens = sum(
         int(np.count_nonzero(ids[:, 1:])) for ids, _ in holdout.as_numpy_iterator()
     )
