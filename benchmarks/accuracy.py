@@ -287,9 +287,16 @@ def run_case(name: str, files: dict[str, Path], root: Path) -> dict:
 
 
 def record(entries: list[dict]) -> None:
+    """Replace `entries`' cases in the results file, each with its machine
+    and date (cases of one file may come from different runs and VMs)."""
     recorded = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    recorded.setdefault("cases", {}).update({e["case"]: e for e in entries})
-    recorded["machine"] = f"{platform.platform()}, {os.cpu_count()} CPUs"
+    machine = f"{platform.platform()}, {os.cpu_count()} CPUs"
+    day = time.strftime("%Y-%m-%d")
+    recorded.setdefault("cases", {}).update(
+        {e["case"]: {**e, "machine": machine, "date": day} for e in entries}
+    )
+    # The file-wide machine: that of the cases recorded before cases had one.
+    recorded.setdefault("machine", machine)
     temporary = RESULTS.with_name(f".tmp-{os.getpid()}-{RESULTS.name}")
     temporary.write_text(json.dumps(recorded, indent=2) + "\n")
     os.replace(temporary, RESULTS)
