@@ -4,6 +4,7 @@ the one-line errors, on tiny made-up data (seconds each)."""
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -118,6 +119,23 @@ def test_resume_after_an_epoch_gives_the_same_weights(tmp_path, pretrained):
     for name in expected:
         np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
     assert resumed.metrics["loss"] == pretrained.metrics["loss"]
+
+
+def test_the_held_out_loss_is_the_last_epochs_and_a_fresh_evaluation_agrees(
+    tmp_path, pretrained
+):
+    """metrics.json takes the last epoch's validation (no second full-softmax
+    pass); resuming the finished run trains nothing and evaluates the
+    restored checkpoint, which must give the same loss."""
+    rows = (pretrained.run_dir / "history.csv").read_text().splitlines()
+    header, last = rows[0].split(","), rows[-1].split(",")
+    val_loss = float(last[header.index("val_loss")])
+    assert abs(pretrained.metrics["loss"] - val_loss) <= 1e-6
+    run_dir = tmp_path / "lm"
+    shutil.copytree(pretrained.run_dir, run_dir)
+    again = pretrain(tiny(), run_dir, resume=True, verbose=0)
+    assert (again.resumed_from_epoch, again.epochs_completed) == (3, 3)
+    assert abs(again.metrics["loss"] - pretrained.metrics["loss"]) <= 1e-5
 
 
 def test_init_from_starts_the_classifier_from_the_encoder(pretrained):
