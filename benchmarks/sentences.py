@@ -94,6 +94,15 @@ def folds(rows: list[dict], count: int, seed: int) -> list[list[dict]]:
     return dealt
 
 
+def splits(dealt: list[list[dict]]):
+    """(index, train rows, test rows) for each fold of `dealt` as the test."""
+    for index, test in enumerate(dealt):
+        train = [
+            row for other, part in enumerate(dealt) if other != index for row in part
+        ]
+        yield index, train, test
+
+
 def _write(rows: list[dict], target: Path) -> Path:
     with open(target, "w", encoding="utf-8", newline="") as file:
         writer = csv.DictWriter(file, fieldnames=["text", "label"])
@@ -102,16 +111,13 @@ def _write(rows: list[dict], target: Path) -> Path:
     return target
 
 
-def run(rows, cases, count, seed, folder: Path) -> dict:
-    """Every case on every fold: accuracies and wall times."""
-    dealt = folds(rows, count, seed)
+def run(dealt, cases, folder: Path) -> dict:
+    """Every case on every fold of `dealt`: accuracies and wall times."""
+    count = len(dealt)
     results = {
         name: {"accuracy": [], "wall_time_s": [], "text_sizing": []} for name in cases
     }
-    for index, test in enumerate(dealt):
-        train = [
-            row for other, part in enumerate(dealt) if other != index for row in part
-        ]
+    for index, train, test in splits(dealt):
         names = {
             "train": str(_write(train, folder / f"train_{index}.csv")),
             "test": str(_write(test, folder / f"test_{index}.csv")),
@@ -134,7 +140,7 @@ def run(rows, cases, count, seed, folder: Path) -> dict:
     return results
 
 
-def linear_baseline(rows, count, seed) -> dict | None:
+def linear_baseline(dealt) -> dict | None:
     """A tf-idf unigram+bigram logistic regression on the same folds, the
     from-scratch bar a short-text RNN has to clear (scikit-learn, which is
     no dependency of textlstm: None where it is not installed). C=4, not
@@ -144,22 +150,15 @@ def linear_baseline(rows, count, seed) -> dict | None:
         from sklearn.linear_model import LogisticRegression
     except ImportError:
         return None
-    dealt, accuracies = folds(rows, count, seed), []
-    for index, test in enumerate(dealt):
-        train = [r for other, part in enumerate(dealt) if other != index for r in part]
+    accuracies = []
+    for _, train, test in splits(dealt):
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True)
-        features = vectorizer.fit_transform([r["text"] for r in train])
-        model = LogisticRegression(C=4, max_iter=2000)
-        model.fit(features, [r["label"] for r in train])
-        accuracies.append(
-            round(
-                model.score(
-                    vectorizer.transform([r["text"] for r in test]),
-                    [r["label"] for r in test],
-                ),
-                4,
-            )
+        model = LogisticRegression(C=4, max_iter=2000).fit(
+            vectorizer.fit_transform([r["text"] for r in train]),
+            [r["label"] for r in train],
         )
+        features = vectorizer.transform([r["text"] for r in test])
+        accuracies.append(round(model.score(features, [r["label"] for r in test]), 4))
     return {
         "measures": "tf-idf uni+bigram logistic regression (scikit-learn, C=4)",
         "mean_accuracy": round(statistics.mean(accuracies), 4),
@@ -184,15 +183,16 @@ def main(argv=None) -> None:
         parser.error("--folds: at least 2")
     rows = sentences(args.csv, args.source or None)
     cases = args.cases or list(CASES)
+    dealt = folds(rows, args.folds, args.seed)
     with tempfile.TemporaryDirectory() as temporary:
-        results = run(rows, cases, args.folds, args.seed, Path(temporary))
+        results = run(dealt, cases, Path(temporary))
     entry = {
         "dataset": f"MR sentence polarity, {len(rows)} sentences "
         f"({args.csv.name}, source {args.source})",
         "protocol": f"{args.folds}-fold stratified cross-validation, seed {args.seed}",
         "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
         "published_10_fold_on_10662": PUBLISHED,
-        "linear_baseline": linear_baseline(rows, args.folds, args.seed),
+        "linear_baseline": linear_baseline(dealt),
         "cases": {
             name: {
                 "measures": CASES[name][0],

@@ -10,6 +10,7 @@ perplexity, full softmax) and `_save` (encoder.npz, metrics.json).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -286,8 +287,7 @@ def _train(session: _Session, texts, vectorizer, model, loop, record):
     started, last_loss = time.perf_counter(), None
     while loop.epoch < epochs:
         epoch_started = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        with _no_end_of_data_notice():
             history = model.fit(
                 session.batches(
                     vectorizer, texts.train, shuffle=True, seed=seed + loop.epoch
@@ -322,8 +322,7 @@ def _evaluate(session: _Session, texts, vectorizer, model, loop, loss=None) -> d
     holdout = session.batches(vectorizer, texts.holdout)
     if loss is None:
         session.log("Evaluating on the held-out texts")
-        with warnings.catch_warnings():  # Keras' end-of-data notice, as in fit
-            warnings.filterwarnings("ignore", message="Your input ran out of data")
+        with _no_end_of_data_notice():
             result = model.evaluate(holdout, verbose=0, return_dict=True)
         loss = float(result["loss"])
     tokens = sum(
@@ -340,6 +339,15 @@ def _evaluate(session: _Session, texts, vectorizer, model, loop, loss=None) -> d
         "uniform_perplexity": vocabulary_size,
         "epochs_completed": loop.epoch,
     }
+
+
+@contextlib.contextmanager
+def _no_end_of_data_notice():
+    """Hide Keras' "Your input ran out of data" warning: the batches are a
+    finite dataset by design, read to their end once per call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        yield
 
 
 def _save(session: _Session, model, metrics: dict) -> None:
