@@ -138,6 +138,47 @@ def test_the_held_out_loss_is_the_last_epochs_and_a_fresh_evaluation_agrees(
     assert abs(again.metrics["loss"] - pretrained.metrics["loss"]) <= 1e-5
 
 
+def test_validate_every_skips_held_out_passes_and_changes_no_weight(
+    tmp_path, pretrained
+):
+    """pretrain.validate_every=2 of 3 epochs validates after epochs 2 and 3
+    only; the skipped cells are empty, the columns keep their order, and the
+    weights and the final loss are the every-epoch run's."""
+    run = pretrain(tiny("pretrain.validate_every=2"), tmp_path / "lm", verbose=0)
+    rows = (run.run_dir / "history.csv").read_text().splitlines()
+    expected = (pretrained.run_dir / "history.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    assert header == expected[0].split(",")
+    assert header[:4] == ["epoch", "loss", "val_loss", "val_perplexity"]
+    cells = [row.split(",") for row in rows[1:]]
+    assert [cell[2:4] for cell in cells][0] == ["", ""]
+    for cell, other in zip(cells[1:], expected[2:]):
+        assert cell[:4] == other.split(",")[:4]
+    assert [row["val_loss"] is None for row in run.history] == [True, False, False]
+    assert run.metrics["loss"] == pretrained.metrics["loss"]
+    got, want = encoder_arrays(run.run_dir), encoder_arrays(pretrained.run_dir)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+
+
+def test_the_full_softmax_loss_is_the_cross_entropy_over_the_vocabulary():
+    import tensorflow as tf
+
+    from textlstm.pretraining.language_model import LanguageModel
+
+    rng = np.random.default_rng(3)
+    weights = tf.constant(rng.normal(0, 2.0, (500, 16)), tf.float32)
+    biases = tf.constant(rng.normal(0, 1.0, 500), tf.float32)
+    features = tf.constant(rng.normal(0, 1.0, (40, 16)), tf.float32)
+    targets = tf.constant(rng.integers(1, 500, 40), tf.int64)
+    holder = type("Holder", (), {"softmax_weights": weights, "softmax_biases": biases})
+    got = LanguageModel.full_softmax_losses(holder(), features, targets)
+    logits = tf.matmul(features, weights, transpose_b=True) + biases
+    want = tf.nn.sparse_softmax_cross_entropy_with_logits(targets, logits)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-5)
+    assert float(tf.reduce_max(want)) > 5.0  # not a degenerate near-zero case
+
+
 def test_init_from_starts_the_classifier_from_the_encoder(pretrained):
     config = tiny(f"model.init_from={pretrained.run_dir}")
     data = prepare_data(config)

@@ -355,6 +355,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "epochs": _O(int, 3, "Passes of textlstm pretrain over its texts.", minimum=1),
         "batch_size": _O(int, 32, "Texts per language-model batch.", minimum=1),
         "learning_rate": _O(float, 1e-3, "Rate of train.optimizer.", minimum=0.0),
+        "validate_every": _O(
+            int,
+            1,
+            "Full-softmax held-out loss every N epochs (and after the last).",
+            minimum=1,
+        ),
         "num_sampled": _O(int, 512, "Negatives of the sampled softmax.", minimum=1),
         "embedding_dropout": _O(
             float,

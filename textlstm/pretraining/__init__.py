@@ -12,6 +12,7 @@ vocab.txt          the vocabulary, one token per line
 vectorizer.json    how texts become tokens (standardization, n-grams)
 checkpoints/       epoch-NNNN/ (variables.npz, state.json)
 history.csv        one row per epoch: loss (sampled), val_loss, val_perplexity
+                   (empty where pretrain.validate_every skipped it)
 metrics.json       held-out loss and perplexity (full softmax)
 encoder.npz        the encoder's weights by layer name
 ```

@@ -282,27 +282,32 @@ def _train(session: _Session, texts, vectorizer, model, loop, record):
     then a checkpoint, history.csv and run.json. Returns the seconds it
     took and the last epoch's held-out loss (None if no epoch ran)."""
     seed, epochs = session.config["train"]["seed"], session.pretrain["epochs"]
+    every = session.pretrain["validate_every"]
     callbacks = [_Progress(epochs)] if session.verbose else []
     holdout = session.batches(vectorizer, texts.holdout)
     started, last_loss = time.perf_counter(), None
     while loop.epoch < epochs:
         epoch_started = time.perf_counter()
+        validate = (loop.epoch + 1) % every == 0 or loop.epoch + 1 == epochs
         with _no_end_of_data_notice():
             history = model.fit(
                 session.batches(
                     vectorizer, texts.train, shuffle=True, seed=seed + loop.epoch
                 ),
-                validation_data=holdout,
+                validation_data=holdout if validate else None,
                 initial_epoch=loop.epoch,
                 epochs=loop.epoch + 1,
                 callbacks=callbacks,
                 verbose=session.verbose,
                 shuffle=False,
             )
-        last_loss = float(history.history["val_loss"][-1])
-        row = {"epoch": loop.epoch + 1}
+        # Skipped validations stay empty cells, so the columns keep their order.
+        row = {"epoch": loop.epoch + 1, "loss": None, "val_loss": None}
         row.update({k: round(float(v[-1]), 6) for k, v in history.history.items()})
-        row["val_perplexity"] = round(math.exp(min(row["val_loss"], 700.0)), 4)
+        row["val_perplexity"] = None
+        if validate:
+            last_loss = float(history.history["val_loss"][-1])
+            row["val_perplexity"] = round(math.exp(min(row["val_loss"], 700.0)), 4)
         row["seconds"] = round(time.perf_counter() - epoch_started, 3)
         loop.history.append(row)
         loop.epoch += 1
