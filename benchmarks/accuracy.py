@@ -129,6 +129,12 @@ CASES = {
         LM,
         ["--config", "imdb_lm", "--set", "model.init_from={lm}"],
     ),
+    "imdb_lm_pretrained_7_epochs": (
+        "imdb_lm pretrained as above for 7 epochs instead of 6 (validated "
+        "after epochs 4 and 7): what one more epoch of the language model adds",
+        [*LM, "--set", "pretrain.epochs=7", "--set", "pretrain.validate_every=4"],
+        ["--config", "imdb_lm", "--set", "model.init_from={lm}"],
+    ),
     "imdb_lm_pretrained_no_adversarial": (
         "imdb_lm pretrained as above, fine-tuned without adversarial "
         "training (train.adversarial=0): what that lever adds",
@@ -223,8 +229,11 @@ def textlstm(arguments: list[str]) -> float:
 
 
 def pretrained(arguments: list[str], root: Path) -> tuple[Path, float]:
-    """The pretrain run of `arguments` (made once per root) and its time."""
-    digest = hashlib.sha1(" ".join(arguments).encode()).hexdigest()[:10]
+    """The pretrain run of `arguments` (made once per root and preset
+    version: an edited preset makes a new run) and its time."""
+    preset = ROOT / "configs" / f"{arguments[arguments.index('--config') + 1]}.yaml"
+    key = " ".join(arguments).encode() + preset.read_bytes()
+    digest = hashlib.sha1(key).hexdigest()[:10]
     run_dir = root / f"lm-{digest}"
     if (run_dir / "encoder.npz").is_file():
         return run_dir, json.loads((run_dir / "run.json").read_text()).get(
