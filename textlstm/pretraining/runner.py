@@ -301,13 +301,18 @@ def _train(session: _Session, texts, vectorizer, model, loop, record):
                 verbose=session.verbose,
                 shuffle=False,
             )
-        # Skipped validations stay empty cells, so the columns keep their order.
-        row = {"epoch": loop.epoch + 1, "loss": None, "val_loss": None}
-        row.update({k: round(float(v[-1]), 6) for k, v in history.history.items()})
-        row["val_perplexity"] = None
+        logs = {k: round(float(v[-1]), 6) for k, v in history.history.items()}
         if validate:
             last_loss = float(history.history["val_loss"][-1])
-            row["val_perplexity"] = round(math.exp(min(row["val_loss"], 700.0)), 4)
+        # A skipped validation is an empty cell: the columns keep their order.
+        row = {
+            "epoch": loop.epoch + 1,
+            "loss": logs["loss"],
+            "val_loss": logs.get("val_loss"),
+            "val_perplexity": (
+                round(math.exp(min(logs["val_loss"], 700.0)), 4) if validate else None
+            ),
+        }
         row["seconds"] = round(time.perf_counter() - epoch_started, 3)
         loop.history.append(row)
         loop.epoch += 1
