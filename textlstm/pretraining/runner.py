@@ -37,6 +37,7 @@ from textlstm.info import run_environment
 from textlstm.optimizers import build_optimizer
 from textlstm.pretraining.language_model import build_language_model
 from textlstm.pretraining.texts import PretrainTexts, load_pretraining_texts
+from textlstm.progress import EpochProgress
 from textlstm.runs import (
     RunError,
     RunRecord,
@@ -283,7 +284,7 @@ def _train(session: _Session, texts, vectorizer, model, loop, record):
     took and the last epoch's held-out loss (None if no epoch ran)."""
     seed, epochs = session.config["train"]["seed"], session.pretrain["epochs"]
     every = session.pretrain["validate_every"]
-    callbacks = [_Progress(epochs)] if session.verbose else []
+    callbacks = [EpochProgress(epochs)] if session.verbose else []
     holdout = session.batches(vectorizer, texts.holdout)
     started, last_loss = time.perf_counter(), None
     while loop.epoch < epochs:
@@ -367,14 +368,3 @@ def _save(session: _Session, model, metrics: dict) -> None:
     layers = {name: model.encoder.get_layer(name) for name in names}
     save_encoder(layers, session.run_dir / ENCODER_FILE)
     write_json(session.run_dir / "metrics.json", metrics)
-
-
-class _Progress(keras.callbacks.ProgbarLogger):
-    """Keras' progress bar, showing `Epoch k/total` across per-epoch fits."""
-
-    def __init__(self, total_epochs: int):
-        super().__init__()
-        self.total_epochs = total_epochs
-
-    def set_params(self, params):
-        super().set_params({**params, "epochs": self.total_epochs})
