@@ -38,6 +38,7 @@ from textlstm import layers as textlstm_layers
 from textlstm.embeddings import PretrainedEmbeddings, embeddings_for_config
 from textlstm.errors import RunError
 from textlstm.layers.pooling import AttentionPooling, MaskedPooling
+from textlstm.ngrams import MixedProbabilities
 
 __all__ = [
     "AttentionPooling",
@@ -179,20 +180,36 @@ def build_classifier(
     return keras.Model(token_ids, probabilities, name="classifier")
 
 
-def build_text_classifier(vectorizer, classifier: keras.Model) -> keras.Model:
+def build_text_classifier(
+    vectorizer,
+    classifier: keras.Model,
+    *,
+    ngrams: keras.Model | None = None,
+    weight: float = 0.5,
+) -> keras.Model:
     """The end-to-end model on raw strings: `vectorizer` then `classifier`.
 
     Args:
         vectorizer: A layer from strings `(batch,)` to token ids
             `(batch, time)` (`textlstm.text.build_vectorizer`).
         classifier: The model from `build_classifier`.
+        ngrams: An n-gram model on the same token ids
+            (`textlstm.ngrams.build_ngram_model`), averaged with
+            `classifier`: `(1 - weight) * classifier + weight * ngrams`.
+        weight: The n-gram model's share (`model.ngram_weight`).
 
     Returns:
         A `keras.Model` from a `(batch,)` string tensor to probabilities;
-        `model.get_layer("classifier")` is the token model.
+        `model.get_layer("classifier")` is the token model (and
+        `model.get_layer("ngrams")` the n-gram model, if any).
     """
     text = keras.Input(shape=(), dtype="string", name="text")
-    probabilities = classifier(vectorizer(text))
+    token_ids = vectorizer(text)
+    probabilities = classifier(token_ids)
+    if ngrams is not None:
+        probabilities = MixedProbabilities(weight, name="mixed_probabilities")(
+            [probabilities, ngrams(token_ids)]
+        )
     return keras.Model(text, probabilities, name="text_classifier")
 
 

@@ -249,6 +249,26 @@ SCHEMA: dict[str, dict[str, Option]] = {
             nullable=True,
             path=True,
         ),
+        "ngram_ensemble": _O(
+            int,
+            0,
+            "N > 0: after the network, fit a logistic regression on tf-idf "
+            "1..N-grams of the token ids and average the two; 0: none.",
+            choices=(0, 1, 2, 3),
+        ),
+        "ngram_weight": _O(
+            float,
+            0.5,
+            "The n-gram model's share of the averaged probabilities.",
+            minimum=0.0,
+            maximum=1.0,
+        ),
+        "ngram_buckets": _O(
+            int,
+            2**20,
+            "Hash slots of the n-gram model's 2..N-grams.",
+            minimum=1,
+        ),
     },
     "train": {
         "optimizer": _O(

@@ -18,7 +18,6 @@ history, plots, the final run.json).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -29,9 +28,16 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from textlstm import adversarial, distributed, evaluation, models, text, unfreezing
+from textlstm import (
+    adversarial,
+    distributed,
+    evaluation,
+    models,
+    ngrams,
+    text,
+    unfreezing,
+)
 from textlstm.batching import count_examples
 from textlstm.checkpoints import (
     LoopState,
@@ -45,6 +51,7 @@ from textlstm.config import dump_config, validate_config
 from textlstm.info import kernel_paths, run_environment
 from textlstm.optimizers import Warmup, build_optimizer
 from textlstm.preparation import PreparedData, prepare_data
+from textlstm.progress import EpochProgress, training_settings
 from textlstm.runs import (
     Run,
     RunError,
@@ -152,7 +159,7 @@ def fit(
     )
     record = RunRecord(session.run_dir)
     loop = LoopState()
-    with _training_settings(session.config["train"]):
+    with training_settings(session.config["train"]):
         try:
             data = _load_data(session)
             _start_run(session, data, record, strategy)
@@ -217,6 +224,8 @@ def _finish(session, data, model, loop, strategy, role, started):
         "total_s": round(time.perf_counter() - started, 3),
     }
     info = _final_info(data, model, loop, metrics)
+    if session.ngrams:
+        info["ngram_model"] = session.ngrams[1]
     if report is not None:
         info["cluster"] = {**role.cluster.describe(), "workers": report}
     return metrics, wall_times, info
@@ -226,6 +235,7 @@ class _Session(Session):
     """One call of `fit`: what every phase reads."""
 
     training_seconds: float = 0.0  # set by fit after phase 4
+    ngrams: tuple | None = None  # (model, report) of model.ngram_ensemble
     local_examples: int = 0  # examples this worker trained on in an epoch
 
     @property
@@ -239,21 +249,6 @@ class _Session(Session):
         if not previous:
             return text.STANDARDIZER_VERSION
         return int(previous.get("standardizer_version", 1))
-
-
-@contextlib.contextmanager
-def _training_settings(train: Mapping):
-    """Seeds, op determinism and the dtype policy for one `fit` call."""
-    keras.utils.set_random_seed(train["seed"])
-    if train["deterministic"]:
-        tf.config.experimental.enable_op_determinism()
-    previous_policy = keras.config.dtype_policy()
-    if train["mixed_precision"]:
-        keras.config.set_dtype_policy("mixed_float16")
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
 
 
 # --------------------------------------------------------------------------- #
@@ -363,7 +358,7 @@ def _train(
         )
     ]
     if session.verbose:
-        callbacks.append(_Progress(train["epochs"]))
+        callbacks.append(EpochProgress(train["epochs"]))
     validation = data.batches(data.bundle.validation, seed=train["seed"])
     started = time.perf_counter()
     while loop.epoch < train["epochs"] and not loop.stopped_early:
@@ -419,25 +414,39 @@ def _end_epoch(session: _Session, model, loop: LoopState, row: dict) -> None:
 
 def _evaluate(session: _Session, data: PreparedData, model, loop) -> tuple[dict, float]:
     """Phase 5: test metrics (with the best weights when asked), plus a
-    validation summary."""
+    validation summary; first the n-gram model, with `model.ngram_ensemble`."""
     started = time.perf_counter()
     best = session.checkpoints / "best.npz"
     if session.train["restore_best_weights"] and best.is_file():
         load_variables(best, model.variables)
         session.log(f"Restored the weights of epoch {loop.best_epoch}")
+    seed, parts = session.train["seed"], [model]
+    if session.config["model"]["ngram_ensemble"]:
+        session.ngrams = ngrams.fit_ngram_model(
+            session.config,
+            data.batches(data.bundle.train, shuffle=True, seed=seed),
+            data.batches(data.bundle.validation, seed=seed),
+            vocabulary_size=int(data.vectorizer.vocabulary_size()),
+            num_classes=len(data.class_names),
+            log=session.log,
+        )
+        parts.append(session.ngrams[0])
     session.log("Evaluating on the test split")
-    seed = session.train["seed"]
-    metrics = evaluation.evaluate_model(
-        model, data.batches(data.bundle.test, seed=seed), data.class_names, "test"
+    weight = session.config["model"]["ngram_weight"]
+    metrics = ngrams.evaluate_mixture(
+        parts, weight, data.batches(data.bundle.test, seed=seed), data.class_names
     )
-    validation = evaluation.evaluate_model(
-        model,
+    validation = ngrams.evaluate_mixture(
+        parts,
+        weight,
         data.batches(data.bundle.validation, seed=seed),
         data.class_names,
         "validation",
     )
     metrics["validation"] = {
-        key: validation[key] for key in ("num_examples", "loss", "accuracy", "macro_f1")
+        key: validation[key]
+        for key in ("num_examples", "loss", "accuracy", "macro_f1", "components")
+        if key in validation
     }
     metrics["epochs_completed"] = loop.epoch
     return metrics, time.perf_counter() - started
@@ -447,7 +456,12 @@ def _save(session: _Session, data: PreparedData, model, loop, metrics: dict) -> 
     """Phase 6: metrics.json, model.keras, history.csv and the plots."""
     run_dir = session.run_dir
     write_json(run_dir / "metrics.json", metrics)
-    text_model = models.build_text_classifier(data.vectorizer, model)
+    text_model = models.build_text_classifier(
+        data.vectorizer,
+        model,
+        ngrams=session.ngrams and session.ngrams[0],
+        weight=session.config["model"]["ngram_weight"],
+    )
     with atomic_path(run_dir / "model.keras") as temporary:
         text_model.save(temporary)
     if loop.history:
@@ -479,17 +493,6 @@ def _final_info(data: PreparedData, model, loop, metrics: dict) -> dict:
 
 # --------------------------------------------------------------------------- #
 # Helpers
-
-
-class _Progress(keras.callbacks.ProgbarLogger):
-    """Keras' progress bar, showing `Epoch k/total` across per-epoch fits."""
-
-    def __init__(self, total_epochs: int):
-        super().__init__()
-        self.total_epochs = total_epochs
-
-    def set_params(self, params):
-        super().set_params({**params, "epochs": self.total_epochs})
 
 
 def _current_learning_rate(optimizer) -> float:

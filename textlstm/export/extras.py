@@ -27,7 +27,7 @@ import tensorflow as tf
 import textlstm
 from textlstm.export.report import EXTRA, JSON_INDENT
 from textlstm.export.samples import sample_texts
-from textlstm.export.saved_model import model_parts
+from textlstm.export.saved_model import model_parts, token_model
 from textlstm.models import load_text_classifier
 from textlstm.runs import Run, write_bytes, write_json
 
@@ -101,7 +101,8 @@ def keras_reference(text_model) -> dict:
         several widths (`serve_tokens` takes any `[N, M]`) and theirs, and
         the first 8 rows of ids for `tpu_func`.
     """
-    vectorizer, classifier = model_parts(text_model)
+    vectorizer, _ = model_parts(text_model)
+    classifier = token_model(text_model)
     texts = sample_texts(vectorizer.get_vocabulary(include_special_tokens=True))
     probabilities, ids = [], []
     for start in range(0, len(texts), 64):

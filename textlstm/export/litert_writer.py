@@ -33,7 +33,7 @@ from textlstm.export.litert import (
 )
 from textlstm.export.litert_predictor import LITERT_MODEL, LiteRTPredictor
 from textlstm.export.samples import sample_texts
-from textlstm.export.saved_model import model_parts
+from textlstm.export.saved_model import has_ngram_model, model_parts
 from textlstm.runs import Run, write_bytes, write_text
 from textlstm.text import write_vocabulary
 
@@ -67,6 +67,11 @@ def write_litert(
         The fields `export.json` adds (see the module docstring).
     """
     vectorizer, classifier = model_parts(text_model)
+    if has_ngram_model(text_model):
+        raise ExportError(
+            "LiteRT exports cannot take a run with model.ngram_ensemble yet (its "
+            "n-gram features need ops LiteRT lacks); export a SavedModel"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     log("Converting to TensorFlow Lite" + (" (dynamic-range int8)" if quantize else ""))
     model = convert(classifier, quantize=quantize)

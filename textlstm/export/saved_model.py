@@ -25,7 +25,7 @@ from textlstm.layers.fast.compile import fast_path_options
 from textlstm.runs import Run
 from textlstm.text import write_vocabulary
 
-__all__ = ["model_parts", "write_saved_model"]
+__all__ = ["model_parts", "token_model", "write_saved_model"]
 
 
 def model_parts(text_model):
@@ -35,6 +35,27 @@ def model_parts(text_model):
         layer for layer in text_model.layers if hasattr(layer, "get_vocabulary")
     )
     return vectorizer, classifier
+
+
+def token_model(text_model):
+    """The model from token ids to the text model's probabilities: the
+    classifier, or with `model.ngram_ensemble` the classifier and the
+    n-gram model averaged (`textlstm.ngrams`)."""
+    import keras
+
+    _, classifier = model_parts(text_model)
+    try:
+        mixer = text_model.get_layer("mixed_probabilities")
+    except ValueError:
+        return classifier
+    token_ids = keras.Input(shape=(None,), dtype="int64", name="token_ids")
+    outputs = mixer([classifier(token_ids), text_model.get_layer("ngrams")(token_ids)])
+    return keras.Model(token_ids, outputs, name="ensemble")
+
+
+def has_ngram_model(text_model) -> bool:
+    """Whether the run averages its network with an n-gram model."""
+    return any(layer.name == "ngrams" for layer in text_model.layers)
 
 
 def write_saved_model(
@@ -64,12 +85,16 @@ def write_saved_model(
         The fields `export.json` adds for this target.
     """
     vectorizer, classifier = model_parts(text_model)
+    if target == "tpu" and has_ngram_model(text_model):
+        raise ExportError(
+            "the tpu target cannot take a run with model.ngram_ensemble (its "
+            "n-gram features have data-dependent shapes); export cpu or gpu"
+        )
     heads = _heads(_class_names(run, classifier))
     batch_size = int(tpu_batch_size or run.config["train"]["batch_size"])
-    tokens = token_function(
-        target, classifier, vectorizer, heads, batch_size=batch_size
-    )
-    module = _module(vectorizer, classifier, scratch / "vocab.txt")
+    scorer = token_model(text_model)
+    tokens = token_function(target, scorer, vectorizer, heads, batch_size=batch_size)
+    module = _module(vectorizer, scorer, scratch / "vocab.txt")
     for name, function in tokens.functions.items():
         setattr(module, name, function)
     # tpu: `run_fixed_shape` shapes the ids itself.
