@@ -91,7 +91,12 @@ def test_document_frequencies_count_each_text_once():
     ).batch(2)
     counts, texts = ngrams.document_frequencies(layer, batches)
     assert texts == 3
-    assert {int(i): int(c) for i, c in enumerate(counts) if c} == {5: 2, 7: 1, 8: 1, 9: 1}
+    assert {int(i): int(c) for i, c in enumerate(counts) if c} == {
+        5: 2,
+        7: 1,
+        8: 1,
+        9: 1,
+    }
 
 
 def word_pair_texts(rng, rows):
@@ -117,7 +122,7 @@ def test_word_pairs_are_learned_only_with_bigrams(order, low, high):
         config, train, validation, vocabulary_size=VOCABULARY, num_classes=2
     )
     labels = np.concatenate([y for _, y in test])
-    accuracy = (model.predict(test.map(lambda x, y: x), verbose=0).argmax(1) == labels)
+    accuracy = model.predict(test.map(lambda x, y: x), verbose=0).argmax(1) == labels
     assert low <= accuracy.mean() <= high
     assert report["ngrams"] == order
     assert 1 <= report["best_epoch"] <= ngrams.NGRAM_EPOCHS
@@ -154,7 +159,9 @@ def test_the_run_averages_its_network_and_its_ngram_model(ensemble_run):
     np.testing.assert_allclose(
         model(tf.constant(texts)).numpy(), 0.7 * network + 0.3 * ngram, atol=1e-6
     )
-    predicted = [row["probabilities"] for row in predict_texts(ensemble_run.run_dir, texts)]
+    predicted = [
+        row["probabilities"] for row in predict_texts(ensemble_run.run_dir, texts)
+    ]
     np.testing.assert_allclose(
         [list(p.values()) for p in predicted], 0.7 * network + 0.3 * ngram, atol=1e-6
     )
@@ -184,7 +191,11 @@ def test_the_saved_model_serves_the_average(ensemble_run, tmp_path):
 
 
 @pytest.mark.parametrize("target", ["tpu", "litert"])
-def test_targets_without_the_ngram_ops_refuse_in_one_line(ensemble_run, tmp_path, target):
+def test_targets_without_the_ngram_ops_refuse_in_one_line(
+    ensemble_run, tmp_path, target
+):
     with pytest.raises(ExportError, match="model.ngram_ensemble") as caught:
-        export_lib.export_saved_model(ensemble_run.run_dir, tmp_path / target, target=target)
+        export_lib.export_saved_model(
+            ensemble_run.run_dir, tmp_path / target, target=target
+        )
     assert "\n" not in str(caught.value)

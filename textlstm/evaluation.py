@@ -36,6 +36,7 @@ from textlstm.runs import atomic_path, read_run
 
 __all__ = [
     "classification_metrics",
+    "evaluate_mixture",
     "evaluate_model",
     "evaluate_run",
     "plot_confusion_matrix",
@@ -172,6 +173,25 @@ def evaluate_model(model, batches, class_names: Sequence[str], split: str) -> di
     """`classification_metrics` of `model` on a dataset of `(inputs, label)`."""
     labels, probabilities = predict_probabilities(model, batches)
     return classification_metrics(labels, probabilities, class_names, split=split)
+
+
+def evaluate_mixture(
+    parts, weight: float, batches, class_names, split: str = "test"
+) -> dict:
+    """`classification_metrics` of the network `parts[0]` on `batches`, or
+    with `parts = [network, ngrams]` of the two averaged (`weight`: the
+    n-gram model's share), plus `components`: each one's accuracy alone."""
+    labels, probabilities = predict_probabilities(parts[0], batches)
+    if len(parts) == 1:
+        return classification_metrics(labels, probabilities, class_names, split=split)
+    _, ngram_probabilities = predict_probabilities(parts[1], batches)
+    mixed = (1.0 - weight) * probabilities + weight * ngram_probabilities
+    metrics = classification_metrics(labels, mixed, class_names, split=split)
+    metrics["components"] = {
+        name: classification_metrics(labels, p, class_names, split=split)["accuracy"]
+        for name, p in (("network", probabilities), ("ngrams", ngram_probabilities))
+    }
+    return metrics
 
 
 def evaluate_run(

@@ -34,14 +34,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm import evaluation
-
 __all__ = [
     "MixedProbabilities",
     "NgramLogits",
     "build_ngram_model",
     "document_frequencies",
-    "evaluate_mixture",
     "fit_ngram_model",
 ]
 
@@ -281,29 +278,6 @@ def fit_ngram_model(
         "seconds": round(time.perf_counter() - started, 3),
     }
     return model, report
-
-
-def evaluate_mixture(
-    parts, weight: float, batches, class_names, split: str = "test"
-) -> dict:
-    """`classification_metrics` of the network `parts[0]` on `batches`, or
-    with `parts = [network, ngrams]` of the two averaged (`weight`: the
-    n-gram model's share), plus `components`: each one's accuracy alone."""
-    labels, probabilities = evaluation.predict_probabilities(parts[0], batches)
-    if len(parts) == 1:
-        return evaluation.classification_metrics(
-            labels, probabilities, class_names, split=split
-        )
-    _, ngram_probabilities = evaluation.predict_probabilities(parts[1], batches)
-    mixed = (1.0 - weight) * probabilities + weight * ngram_probabilities
-    metrics = evaluation.classification_metrics(labels, mixed, class_names, split=split)
-    metrics["components"] = {
-        name: evaluation.classification_metrics(labels, p, class_names, split=split)[
-            "accuracy"
-        ]
-        for name, p in (("network", probabilities), ("ngrams", ngram_probabilities))
-    }
-    return metrics
 
 
 #: Adam's rate for the n-gram model: its features are L2-normalized (each

@@ -433,21 +433,18 @@ def _evaluate(session: _Session, data: PreparedData, model, loop) -> tuple[dict,
         parts.append(session.ngrams[0])
     session.log("Evaluating on the test split")
     weight = session.config["model"]["ngram_weight"]
-    metrics = ngrams.evaluate_mixture(
+    metrics = evaluation.evaluate_mixture(
         parts, weight, data.batches(data.bundle.test, seed=seed), data.class_names
     )
-    validation = ngrams.evaluate_mixture(
+    validation = evaluation.evaluate_mixture(
         parts,
         weight,
         data.batches(data.bundle.validation, seed=seed),
         data.class_names,
         "validation",
     )
-    metrics["validation"] = {
-        key: validation[key]
-        for key in ("num_examples", "loss", "accuracy", "macro_f1", "components")
-        if key in validation
-    }
+    keys = ("num_examples", "loss", "accuracy", "macro_f1", "components")
+    metrics["validation"] = {k: validation[k] for k in keys if k in validation}
     metrics["epochs_completed"] = loop.epoch
     return metrics, time.perf_counter() - started
 
