@@ -284,6 +284,9 @@ def run_case(name: str, files: dict[str, Path], root: Path) -> dict:
         "test_examples": metrics["num_examples"],
         "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"],
+        # model.ngram_ensemble: the test accuracy of the network and of the
+        # n-gram model alone.
+        **({"components": metrics["components"]} if "components" in metrics else {}),
         "epochs": info["epochs_completed"],
         "best_epoch": info.get("best_epoch"),
         "text_sizing": {

@@ -257,7 +257,7 @@ def fit_ngram_model(
             # The datasets' lengths are unknown to Keras; their end is expected.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
             model.fit(train_batches, epochs=1, verbose=0, shuffle=False)
-        loss, accuracy = model.evaluate(validation_batches, verbose=0)
+            loss, accuracy = model.evaluate(validation_batches, verbose=0)
         losses.append(round(float(loss), 5))
         log(
             f"n-gram model epoch {epoch}/{NGRAM_EPOCHS}: validation loss "
