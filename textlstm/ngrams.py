@@ -44,6 +44,12 @@ __all__ = [
 
 #: Features seen in fewer training texts get weight 0 (sklearn's min_df).
 MIN_DF = 2
+#: Adam's rate for the n-gram model: its features are L2-normalized (each
+#: about 0.05), so its weights have far to go.
+NGRAM_RATE = 0.01
+NGRAM_EPOCHS = 8
+#: Epochs without a lower validation loss before the n-gram model stops.
+NGRAM_PATIENCE = 2
 #: A large odd multiplier that spreads an n-gram's ids over the buckets.
 _MIX = 2654435761
 
@@ -278,11 +284,3 @@ def fit_ngram_model(
         "seconds": round(time.perf_counter() - started, 3),
     }
     return model, report
-
-
-#: Adam's rate for the n-gram model: its features are L2-normalized (each
-#: about 0.05), so its weights have far to go.
-NGRAM_RATE = 0.01
-NGRAM_EPOCHS = 8
-#: Epochs without a lower validation loss before the n-gram model stops.
-NGRAM_PATIENCE = 2
