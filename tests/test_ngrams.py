@@ -6,14 +6,15 @@ import json
 import math
 from collections import Counter
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from textlstm import evaluation, ngrams
 from textlstm import export as export_lib
-from textlstm import ngrams
 from textlstm.config import load_config
-from textlstm.errors import ExportError
+from textlstm.errors import ConfigError, ExportError
 from textlstm.evaluation import predict_texts
 from textlstm.models import load_text_classifier
 from textlstm.training import fit
@@ -199,3 +200,84 @@ def test_targets_without_the_ngram_ops_refuse_in_one_line(
             ensemble_run.run_dir, tmp_path / target, target=target
         )
     assert "\n" not in str(caught.value)
+
+
+def _identity(columns):
+    """A model that outputs `columns` of its input: a stand-in for a
+    trained part of the average whose probabilities the test chooses."""
+    inputs = keras.Input(shape=(4,))
+    return keras.Model(inputs, inputs[:, columns[0] : columns[1]])
+
+
+def test_auto_weight_is_the_share_with_the_lowest_validation_loss():
+    # Class 0 throughout. The network is right and sure on 4 texts in 5 and
+    # wrong and sure on the fifth; the n-gram model always gives 0.55:
+    # neither share 0 (log 0.01 on a fifth) nor 1 (log 0.55) is best.
+    network = np.array([[0.99, 0.01]] * 4 + [[0.01, 0.99]]).repeat(20, axis=0)
+    ngram = np.full((100, 2), [0.55, 0.45])
+    batches = tf.data.Dataset.from_tensor_slices(
+        (np.hstack([network, ngram]).astype("float32"), np.zeros(100, "int64"))
+    ).batch(16)
+    report = evaluation.mixture_weight(
+        [_identity((0, 2)), _identity((2, 4))], "auto", batches
+    )
+    expected = {
+        share: -np.mean(np.log((1 - share) * network[:, 0] + share * ngram[:, 0]))
+        for share in evaluation.WEIGHT_GRID
+    }
+    assert list(report["validation_loss"]) == [str(s) for s in expected]
+    np.testing.assert_allclose(
+        list(report["validation_loss"].values()), list(expected.values()), atol=1e-5
+    )
+    assert report["weight"] == min(expected, key=expected.get)
+    assert 0.0 < report["weight"] < 1.0
+    assert report["chosen"] == "auto: the lowest loss on 100 validation texts"
+
+
+def test_auto_weight_without_validation_texts_keeps_the_even_average():
+    empty = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((0, 4), "float32"), np.zeros(0, "int64"))
+    ).batch(16)
+    report = evaluation.mixture_weight(
+        [_identity((0, 2)), _identity((2, 4))], "auto", empty
+    )
+    assert report == {"weight": 0.5, "chosen": "auto, but no validation texts: 0.5"}
+
+
+def test_a_weight_that_is_no_number_nor_auto_is_refused():
+    assert load_config(None, ["model.ngram_weight=auto"])["model"]["ngram_weight"] == (
+        "auto"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, ["model.ngram_weight=half"])
+    assert str(caught.value) == (
+        "model.ngram_weight: expected a number or auto, got 'half' (str)"
+    )
+
+
+def test_an_auto_weight_run_averages_with_the_share_it_chose(tmp_path):
+    overrides = [o for o in TINY if not o.startswith("model.ngram_weight")]
+    run = fit(
+        load_config("quickstart", [*overrides, "model.ngram_weight=auto"]),
+        tmp_path / "run",
+        verbose=0,
+    )
+    info = json.loads((run.run_dir / "run.json").read_text())["ngram_model"]
+    share = info["weight"]
+    assert share in evaluation.WEIGHT_GRID
+    losses = info["validation_loss"]
+    assert len(losses) == 11 and losses[str(share)] == min(losses.values())
+    validation = json.loads((run.run_dir / "metrics.json").read_text())["validation"]
+    assert info["chosen"] == (
+        f"auto: the lowest loss on {validation['num_examples']} validation texts"
+    )
+    model = load_text_classifier(run.run_dir)
+    texts = ["a film i will remember", "dull, dull and dull", "the plot"]
+    ids = model.get_layer("vectorizer")(tf.constant(texts))
+    network = model.get_layer("classifier")(ids).numpy()
+    ngram = model.get_layer("ngrams")(ids).numpy()
+    np.testing.assert_allclose(
+        model(tf.constant(texts)).numpy(),
+        (1 - share) * network + share * ngram,
+        atol=1e-6,
+    )

@@ -39,6 +39,7 @@ __all__ = [
     "evaluate_mixture",
     "evaluate_model",
     "evaluate_run",
+    "mixture_weight",
     "plot_confusion_matrix",
     "plot_learning_curves",
     "predict_probabilities",
@@ -48,6 +49,8 @@ __all__ = [
 
 #: Probabilities are clipped like Keras' cross-entropy before taking logs.
 _EPSILON = 1e-7
+#: The n-gram shares `model.ngram_weight: auto` chooses from.
+WEIGHT_GRID = tuple(round(0.1 * step, 1) for step in range(11))
 
 
 def classification_metrics(
@@ -90,7 +93,7 @@ def classification_metrics(
     recall = _safe_divide(true_positive, support)
     f1 = _safe_divide(2 * precision * recall, precision + recall)
     picked = probabilities[np.arange(len(labels)), labels]
-    loss = float(-np.log(np.clip(picked, _EPSILON, 1.0)).mean()) if len(labels) else 0.0
+    loss = _log_loss(picked) if len(labels) else 0.0
     metrics = {
         "split": split,
         "num_examples": int(len(labels)),
@@ -192,6 +195,39 @@ def evaluate_mixture(
         for name, p in (("network", probabilities), ("ngrams", ngram_probabilities))
     }
     return metrics
+
+
+def mixture_weight(parts, weight, batches) -> dict:
+    """The n-gram model's share of the average of `parts = [network,
+    ngrams]`: `weight` itself, or with `weight="auto"` the share of
+    `WEIGHT_GRID` whose average has the lowest loss on `batches` (the
+    validation split; 0.5 where it has no texts).
+
+    Returns:
+        What run.json records: the `weight`, how it was `chosen` and, for
+        `auto`, the `validation_loss` of each share.
+
+    >>> mixture_weight([None, None], 0.3, None)
+    {'weight': 0.3, 'chosen': 'model.ngram_weight'}
+    """
+    if weight != "auto":
+        return {"weight": float(weight), "chosen": "model.ngram_weight"}
+    labels, network = predict_probabilities(parts[0], batches)
+    if not len(labels):
+        return {"weight": 0.5, "chosen": "auto, but no validation texts: 0.5"}
+    _, ngrams = predict_probabilities(parts[1], batches)
+    rows = np.arange(len(labels))
+    network, ngrams = network[rows, labels], ngrams[rows, labels]
+    losses = {
+        share: _log_loss((1 - share) * network + share * ngrams)
+        for share in WEIGHT_GRID
+    }
+    best = min(losses, key=losses.get)
+    return {
+        "weight": best,
+        "chosen": f"auto: the lowest loss on {len(labels):,} validation texts",
+        "validation_loss": {str(k): round(v, 5) for k, v in losses.items()},
+    }
 
 
 def evaluate_run(
@@ -388,6 +424,11 @@ def _save_figure(figure, path) -> Path:
 
 
 # --------------------------------------------------------------------------- #
+
+
+def _log_loss(picked: np.ndarray) -> float:
+    """The mean cross-entropy of the probabilities given to the true labels."""
+    return float(-np.log(np.clip(picked, _EPSILON, 1.0)).mean())
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -259,9 +259,11 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "ngram_weight": _O(
             float,
             0.5,
-            "The n-gram model's share of the averaged probabilities.",
+            "The n-gram model's share of the averaged probabilities; auto: "
+            "the one of 0, 0.1, ..., 1 with the lowest validation loss.",
             minimum=0.0,
             maximum=1.0,
+            auto=True,
         ),
         "ngram_buckets": _O(
             int,

@@ -420,31 +420,30 @@ def _evaluate(session: _Session, data: PreparedData, model, loop) -> tuple[dict,
     if session.train["restore_best_weights"] and best.is_file():
         load_variables(best, model.variables)
         session.log(f"Restored the weights of epoch {loop.best_epoch}")
-    seed, parts = session.train["seed"], [model]
+    seed, parts, weight = session.train["seed"], [model], 0.0
+    validation = data.batches(data.bundle.validation, seed=seed)
     if session.config["model"]["ngram_ensemble"]:
         session.ngrams = ngrams.fit_ngram_model(
             session.config,
             data.batches(data.bundle.train, shuffle=True, seed=seed),
-            data.batches(data.bundle.validation, seed=seed),
+            validation,
             vocabulary_size=int(data.vectorizer.vocabulary_size()),
             num_classes=len(data.class_names),
             log=session.log,
         )
         parts.append(session.ngrams[0])
+        report = evaluation.mixture_weight(
+            parts, session.config["model"]["ngram_weight"], validation
+        )
+        session.ngrams[1].update(report)
+        weight = report["weight"]
+        session.log(f"The n-gram model's share: {weight} ({report['chosen']})")
     session.log("Evaluating on the test split")
-    weight = session.config["model"]["ngram_weight"]
-    metrics = evaluation.evaluate_mixture(
-        parts, weight, data.batches(data.bundle.test, seed=seed), data.class_names
-    )
-    validation = evaluation.evaluate_mixture(
-        parts,
-        weight,
-        data.batches(data.bundle.validation, seed=seed),
-        data.class_names,
-        "validation",
-    )
+    test = data.batches(data.bundle.test, seed=seed)
+    metrics = evaluation.evaluate_mixture(parts, weight, test, data.class_names)
+    summary = evaluation.evaluate_mixture(parts, weight, validation, data.class_names)
     keys = ("num_examples", "loss", "accuracy", "macro_f1", "components")
-    metrics["validation"] = {k: validation[k] for k in keys if k in validation}
+    metrics["validation"] = {k: summary[k] for k in keys if k in summary}
     metrics["epochs_completed"] = loop.epoch
     return metrics, time.perf_counter() - started
 
@@ -457,7 +456,7 @@ def _save(session: _Session, data: PreparedData, model, loop, metrics: dict) -> 
         data.vectorizer,
         model,
         ngrams=session.ngrams and session.ngrams[0],
-        weight=session.config["model"]["ngram_weight"],
+        weight=session.ngrams[1]["weight"] if session.ngrams else 0.5,
     )
     with atomic_path(run_dir / "model.keras") as temporary:
         text_model.save(temporary)

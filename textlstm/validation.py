@@ -53,7 +53,8 @@ def check_value(key: str, value, option: Option):
             raise ConfigError(f"{key}: expected {expected}, got {show_value(value)}")
     elif option.type is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {show_value(value)}")
+            expected = "a number or auto" if option.auto else "a number"
+            raise ConfigError(f"{key}: expected {expected}, got {show_value(value)}")
         value = float(value)
     elif option.type is str:
         if not isinstance(value, str):
