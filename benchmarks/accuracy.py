@@ -45,6 +45,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -308,6 +309,7 @@ def run_case(name: str, files: dict[str, Path], root: Path) -> dict:
             "wall_time_s": round(pretrain_seconds, 1),
         }
     run_dir = root / name
+    shutil.rmtree(run_dir, ignore_errors=True)  # a case's previous run
     arguments = [a.format(**names) for a in fit_arguments]
     seconds = textlstm(["fit", *arguments, "--run-dir", str(run_dir)])
     metrics = json.loads((run_dir / "metrics.json").read_text())
