@@ -203,6 +203,11 @@ def mixture_weight(parts, weight, batches) -> dict:
     `WEIGHT_GRID` whose average has the lowest loss on `batches` (the
     validation split; 0.5 where it has no texts).
 
+    Args:
+        parts: `[network, ngrams]`, models from token ids to probabilities.
+        weight: `model.ngram_weight`: a share in [0, 1], or `"auto"`.
+        batches: `(token ids, label)` batches to choose on, unshuffled.
+
     Returns:
         What run.json records: the `weight`, how it was `chosen` and, for
         `auto`, the `validation_loss` of each share.
@@ -217,9 +222,10 @@ def mixture_weight(parts, weight, batches) -> dict:
         return {"weight": 0.5, "chosen": "auto, but no validation texts: 0.5"}
     _, ngrams = predict_probabilities(parts[1], batches)
     rows = np.arange(len(labels))
-    network, ngrams = network[rows, labels], ngrams[rows, labels]
+    # Each model's probability of the true label: the average's is theirs.
+    network_true, ngrams_true = network[rows, labels], ngrams[rows, labels]
     losses = {
-        share: _log_loss((1 - share) * network + share * ngrams)
+        share: _log_loss((1 - share) * network_true + share * ngrams_true)
         for share in WEIGHT_GRID
     }
     best = min(losses, key=losses.get)

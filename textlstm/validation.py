@@ -49,12 +49,14 @@ def check_value(key: str, value, option: Option):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            expected = "an integer or auto" if option.auto else "an integer"
-            raise ConfigError(f"{key}: expected {expected}, got {show_value(value)}")
+            raise ConfigError(
+                f"{key}: expected {_expected(option)}, got {show_value(value)}"
+            )
     elif option.type is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            expected = "a number or auto" if option.auto else "a number"
-            raise ConfigError(f"{key}: expected {expected}, got {show_value(value)}")
+            raise ConfigError(
+                f"{key}: expected {_expected(option)}, got {show_value(value)}"
+            )
         value = float(value)
     elif option.type is str:
         if not isinstance(value, str):
@@ -81,6 +83,11 @@ def check_value(key: str, value, option: Option):
 def show_value(value) -> str:
     """A value and its type, as error messages show it: `'abc' (str)`."""
     return f"{value!r} ({type(value).__name__})"
+
+
+def _expected(option: Option) -> str:
+    """What a value of `option` must be: `"a number"`, `"a number or auto"`."""
+    return _type_name(option) + (" or auto" if option.auto else "")
 
 
 def _type_name(option: Option) -> str:
