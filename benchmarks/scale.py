@@ -107,7 +107,7 @@ def measure(name: str, work: Path) -> dict:
 def paper(preset: str) -> dict:
     """Gradient bytes per step of `preset` and their cost on a network."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from textlstm import models
+    from textlstm import model as models
     from textlstm.config import load_config
 
     config = load_config(preset)

@@ -56,7 +56,7 @@ from textlstm.export import export_saved_model  # noqa: E402
 from textlstm.export.litert_predictor import LiteRTPredictor  # noqa: E402
 from textlstm.export.saved_model import model_parts  # noqa: E402
 from textlstm.layers import fast_path_options  # noqa: E402
-from textlstm.models import load_text_classifier  # noqa: E402
+from textlstm.model import load_text_classifier  # noqa: E402
 from textlstm.training import fit, read_run  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "serving.json"

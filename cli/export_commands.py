@@ -253,8 +253,8 @@ def serve(
       curl -d '{"instances": ["what a film"]}' \\
         http://127.0.0.1:8501/v1/models/quickstart:predict
     """
+    from textlstm.cluster.listening import listening_socket
     from textlstm.export.versions import check_model_base
-    from textlstm.listening import listening_socket
 
     # First: a bad folder or a port in use is an error at once, before
     # TensorFlow loads.

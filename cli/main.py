@@ -35,6 +35,8 @@ from textlstm.cli.explain_command import explain
 from textlstm.cli.export_commands import export, serve
 from textlstm.cli.pretrain_command import pretrain
 from textlstm.cluster import ClusterError, cluster_report, read_cluster
+from textlstm.cluster.launcher import run_local_workers
+from textlstm.cluster.workers import require_run_dir, unfinished_run
 from textlstm.config import (
     DATA_FILE_PRESET,
     ConfigError,
@@ -48,8 +50,6 @@ from textlstm.config import (
 )
 from textlstm.errors import ExportError
 from textlstm.export import resolve_export
-from textlstm.launcher import run_local_workers
-from textlstm.workers import require_run_dir, unfinished_run
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -430,7 +430,7 @@ def info(as_json):
       textlstm info --json
     """
     import_tensorflow_quietly()
-    from textlstm.info import collect_info  # heavy: TensorFlow
+    from textlstm.training.environment import collect_info  # heavy: TensorFlow
 
     report = {**collect_info(), **cluster_report()}
     if as_json:

@@ -1,4 +1,4 @@
-"""Tests of `textlstm.adversarial`: the perturbation, the training step
+"""Tests of `textlstm.training.adversarial`: the perturbation, the training step
 against gradients taken by hand, and the config rule."""
 
 import numpy as np
@@ -6,11 +6,10 @@ import pytest
 import tensorflow as tf
 
 from tests.conftest import EXPORT_RUN
-from textlstm import adversarial
 from textlstm.config import ConfigError, load_config
-from textlstm.forward import AfterEmbedding
-from textlstm.models import build_classifier
-from textlstm.training import fit
+from textlstm.model import build_classifier
+from textlstm.model.forward import AfterEmbedding
+from textlstm.training import adversarial, fit
 
 SMALL = [
     "text.max_tokens=40",

@@ -10,8 +10,7 @@ import tempfile
 import pytest
 
 from textlstm import cluster as cluster_lib
-from textlstm import launcher, workers
-from textlstm.cluster import ClusterError, parse_cluster
+from textlstm.cluster import ClusterError, launcher, parse_cluster, workers
 
 
 def tf_config(workers_list, task=("worker", 0), chief=None):

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from textlstm import schema
 from textlstm.config import (
     SCHEMA,
     ConfigError,
@@ -15,6 +14,7 @@ from textlstm.config import (
     dump_config,
     list_presets,
     load_config,
+    schema,
     section_config,
     validate_config,
 )

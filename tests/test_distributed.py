@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textlstm import distributed, models
+from textlstm import model as models
 from textlstm.config import load_config
-from textlstm.optimizers import build_optimizer
+from textlstm.training import distributed
+from textlstm.training.optimizers import build_optimizer
 
 VARIANTS = [
     ("lstm", False),
@@ -100,8 +101,8 @@ def test_distributed_trainer_jit_step_equals_keras_step():
 
 
 def test_static_shapes_pipeline():
-    from textlstm.batching import make_batches
     from textlstm.text import build_vectorizer
+    from textlstm.text.batching import make_batches
 
     texts = tf.data.Dataset.from_tensor_slices(
         ([f"word{i} " * (i % 5 + 1) for i in range(10)], [i % 2 for i in range(10)])
@@ -126,7 +127,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from textlstm.config import load_config
-from textlstm.models import load_text_classifier
+from textlstm.model import load_text_classifier
 from textlstm.training import fit
 root = sys.argv[1]
 base = ["data.size=100", "data.test_size=20", "train.epochs=1",

@@ -1,4 +1,4 @@
-"""Tests of `textlstm.embeddings` and `model.embeddings`: pretrained word
+"""Tests of `textlstm.model.embeddings` and `model.embeddings`: pretrained word
 vectors read from a local file into the classifier's embedding layer, on
 made-up files of a few lines."""
 
@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from textlstm.cli import render
 from textlstm.cli.main import cli
 from textlstm.config import load_config
-from textlstm.embeddings import embeddings_for_config, load_embeddings
 from textlstm.errors import ConfigError, DataError
 from textlstm.export import export_saved_model
-from textlstm.models import build_classifier, load_text_classifier
+from textlstm.model import build_classifier, load_text_classifier
+from textlstm.model.embeddings import embeddings_for_config, load_embeddings
 from textlstm.text import read_vocabulary
 from textlstm.training import fit
 

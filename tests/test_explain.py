@@ -17,7 +17,7 @@ from textlstm.cli.main import cli
 from textlstm.config import CELLS, load_config
 from textlstm.explain import explain_texts, retention
 from textlstm.layers import gate_activations
-from textlstm.models import build_classifier, build_text_classifier
+from textlstm.model import build_classifier, build_text_classifier
 from textlstm.text import TextVectorizer
 
 VOCABULARY = ["film", "the", "good", "bad", "was", "not", "plot", "dull"]
@@ -370,7 +370,7 @@ def test_cli_keras_impl_prints_one_line_about_gates(tmp_path):
 
 @pytest.fixture(scope="module")
 def quickstart_explanations(quickstart_run):
-    from textlstm.models import load_text_classifier
+    from textlstm.model import load_text_classifier
     from textlstm.training import read_run
 
     reviews = handwritten_reviews()

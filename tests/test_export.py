@@ -188,7 +188,7 @@ def reference(export_run):
     """The sample texts and token ids, and the Keras model's outputs."""
     import tensorflow as tf
 
-    from textlstm.models import load_text_classifier
+    from textlstm.model import load_text_classifier
 
     model = load_text_classifier(export_run)
     vectorizer = next(
@@ -1071,7 +1071,7 @@ def test_xla_export_carries_tf_serving_warmup_requests_for_its_buckets(xla_expor
     from tensorflow_serving.apis import prediction_log_pb2
 
     from textlstm.export.warmup import WARMUP_FILE
-    from textlstm.models import load_text_classifier
+    from textlstm.model import load_text_classifier
 
     path = xla_export.path / "assets.extra" / WARMUP_FILE
     records = [

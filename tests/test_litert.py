@@ -20,7 +20,7 @@ from textlstm.export.litert import (
     unclipped,
 )
 from textlstm.export.litert_predictor import LiteRTPredictor, model_ops
-from textlstm.models import build_classifier, load_text_classifier
+from textlstm.model import build_classifier, load_text_classifier
 from textlstm.training import fit
 
 pytest.importorskip("ai_edge_litert")  # a dev dependency: always there in CI

@@ -1,4 +1,4 @@
-"""Tests of `textlstm.models`: every cell, impl and pooling builds, masks
+"""Tests of `textlstm.model`: every cell, impl and pooling builds, masks
 padding, and round-trips through `.keras`."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from textlstm.config import load_config  # noqa: E402
-from textlstm.models import build_classifier  # noqa: E402
+from textlstm.model import build_classifier  # noqa: E402
 
 TOKENS = np.array([[4, 9, 2, 7, 0, 0], [3, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]])
 
@@ -61,7 +61,8 @@ def test_embedding_size_follows_the_vectorizer():
 
 
 def test_every_configured_cell_has_a_layer():
-    from textlstm import config, models
+    from textlstm import config
+    from textlstm import model as models
 
     assert sorted(models._LAYERS) == sorted(config.CELLS)
     assert sorted(models._KERAS_LAYERS) == sorted(config.KERAS_CELLS)

@@ -19,8 +19,8 @@ import pytest
 
 from tests.test_training import RUN_FILES
 from textlstm import cluster as cluster_lib
+from textlstm.cluster.launcher import worker_command
 from textlstm.config import load_config
-from textlstm.launcher import worker_command
 from textlstm.runs import KEEP_CHECKPOINTS
 
 pytestmark = pytest.mark.slow
@@ -76,7 +76,7 @@ def run_json(run_dir: Path) -> dict:
 
 def test_two_local_workers_train_the_quickstart_preset(tmp_path, quickstart_run):
     from textlstm.data import load_dataset
-    from textlstm.distributed import shard_checksum
+    from textlstm.training.distributed import shard_checksum
 
     run_dir = tmp_path / "cluster"
     temporary = tmp_path / "tmp"  # the workers' TMPDIR: what they leave there
@@ -126,7 +126,7 @@ def test_two_local_workers_train_the_quickstart_preset(tmp_path, quickstart_run)
 
 
 def test_first_step_equals_the_single_process_step(tmp_path):
-    from textlstm.models import load_text_classifier
+    from textlstm.model import load_text_classifier
     from textlstm.training import fit
 
     # One step: every training example in one global batch (no bucketing,

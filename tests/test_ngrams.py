@@ -1,4 +1,4 @@
-"""Tests of `textlstm.ngrams`: the tf-idf n-gram features against a NumPy
+"""Tests of `textlstm.model.ngrams`: the tf-idf n-gram features against a NumPy
 reference, what the n-gram model learns, and `model.ngram_ensemble` from
 `fit` to `model.keras` and a SavedModel."""
 
@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textlstm import evaluation, ngrams
+from textlstm import evaluation
 from textlstm import export as export_lib
 from textlstm.config import load_config
 from textlstm.errors import ConfigError, ExportError
 from textlstm.evaluation import predict_texts
-from textlstm.models import load_text_classifier
+from textlstm.model import load_text_classifier, ngrams
 from textlstm.training import fit
 
 VOCABULARY = 50

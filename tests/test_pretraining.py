@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from textlstm.cli.main import cli
 from textlstm.config import load_config
 from textlstm.errors import DataError
-from textlstm.models import build_classifier
-from textlstm.preparation import prepare_data
+from textlstm.model import build_classifier
+from textlstm.model.transfer import init_encoder
 from textlstm.pretraining import pretrain, read_unlabeled
 from textlstm.text import read_vocabulary
-from textlstm.transfer import init_encoder
+from textlstm.training.preparation import prepare_data
 
 TINY = [
     "data.size=200",

@@ -31,7 +31,7 @@ def trailing_bucket(words: int) -> str:
 
 
 def predicted_labels(run_dir, texts: list[str]) -> list[str]:
-    from textlstm.models import load_text_classifier
+    from textlstm.model import load_text_classifier
     from textlstm.training import read_run
 
     model = load_text_classifier(run_dir)
@@ -107,7 +107,7 @@ def test_unicode_spaces_change_no_prediction_of_in_vocabulary_sentences(
     """300 sentences in the model's vocabulary: the hand-written reviews and
     synthetic test reviews, every ASCII space replaced by each character."""
     from textlstm.data.synthetic import generate_reviews
-    from textlstm.models import load_text_classifier
+    from textlstm.model import load_text_classifier
 
     texts = [r["text"] for r in handwritten_reviews()]
     texts += generate_reviews(300 - len(texts), seed=7, split="test")[0]

@@ -1,5 +1,5 @@
 """`text.max_tokens: auto` and `text.sequence_length: auto` pick the
-documented values (textlstm.sizing) on small made-up data."""
+documented values (textlstm.text.sizing) on small made-up data."""
 
 import json
 
@@ -9,7 +9,7 @@ import tensorflow as tf
 import yaml
 
 from textlstm.config import ConfigError, load_config
-from textlstm.sizing import choose_text_sizes, resolve_text_sizes, token_counts
+from textlstm.text.sizing import choose_text_sizes, resolve_text_sizes, token_counts
 
 
 def dataset(texts):

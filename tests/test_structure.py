@@ -106,7 +106,7 @@ def test_the_graph_sees_imports_inside_functions():
     graph = import_graph()
     # cli.main imports training inside `fit` (TensorFlow is heavy).
     assert "textlstm.training" in graph["textlstm.cli.main"]
-    assert "textlstm.runs" in graph["textlstm.training"]
+    assert "textlstm.runs" in graph["textlstm.training.runner"]
 
 
 def test_no_import_cycle_between_textlstm_modules():
@@ -121,14 +121,105 @@ def test_no_import_cycle_between_textlstm_modules():
 LIGHT_MODULES = [
     "textlstm.errors",
     "textlstm.config",
-    "textlstm.schema",
+    "textlstm.config.schema",
     "textlstm.runs",
+    "textlstm.cluster",
+    "textlstm.cluster.workers",
+    "textlstm.cluster.launcher",
     "textlstm.export",
     "textlstm.export.verify",
     "textlstm.export.litert_predictor",
-    "textlstm.listening",
+    "textlstm.cluster.listening",
     "textlstm.cli.main",
 ]
+
+
+#: Each package of textlstm and the packages it may import (its own modules
+#: always may). Read from the top: a package imports only packages listed
+#: before it, so the packages cannot form a cycle; `cli` is above them all.
+PACKAGE_ARROWS = {
+    "errors": set(),
+    "layers": set(),
+    "config": {"errors"},
+    "runs": {"errors", "config"},
+    "cluster": {"errors", "runs"},
+    "data": {"errors", "config"},
+    "text": {"errors", "config", "runs"},
+    "model": {"errors", "config", "runs", "layers", "text"},
+    "export": {"errors", "config", "runs", "layers", "data", "text", "model"},
+    "explain": {"errors", "config", "runs", "layers", "text", "model"},
+    "evaluation": {"errors", "config", "runs", "data", "text", "model", "export"},
+    "serving": {"errors", "cluster", "export"},
+    "training": {
+        *("errors", "config", "runs", "cluster", "layers", "data", "text"),
+        *("model", "evaluation"),
+    },
+    "pretraining": {
+        *("errors", "config", "runs", "layers", "data", "text", "model"),
+        "training",
+    },
+}
+#: The only modules directly under `textlstm/` besides `__init__.py`.
+TOP_LEVEL_MODULES = {"textlstm.errors"}
+
+
+def package_of(module: str) -> str:
+    """`textlstm.model.ngrams` -> `model`; `textlstm.cli.main` -> `cli`."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def package_arrows(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Which package imports which, from the module graph."""
+    arrows: dict[str, set[str]] = {}
+    for module, targets in graph.items():
+        for target in targets:
+            source, imported = package_of(module), package_of(target)
+            if source != imported and imported:
+                arrows.setdefault(source, set()).add(imported)
+    return arrows
+
+
+def test_package_arrows_see_a_forbidden_import():
+    graph = {"textlstm.layers.lstm": {"textlstm.model.classifier"}}
+    assert package_arrows(graph) == {"layers": {"model"}}
+
+
+def test_every_package_imports_only_what_it_may():
+    arrows = package_arrows(import_graph())
+    assert set(arrows) - {"cli"} <= set(PACKAGE_ARROWS)
+    forbidden = {
+        f"{source} -> {target}"
+        for source, targets in arrows.items()
+        if source != "cli"
+        for target in targets - PACKAGE_ARROWS[source]
+    }
+    assert forbidden == set()
+
+
+def test_the_allowed_arrows_only_point_down():
+    order = list(PACKAGE_ARROWS)
+    upward = {
+        f"{source} -> {target}"
+        for source, targets in PACKAGE_ARROWS.items()
+        for target in targets
+        if order.index(target) >= order.index(source)
+    }
+    assert upward == set()
+
+
+def test_the_top_level_holds_packages_and_errors_only():
+    top_level = {
+        module
+        for module, path in MODULES.items()
+        if module.count(".") == 1
+        and path.name != "__init__.py"
+        and module.startswith("textlstm.")
+        and not module.startswith("textlstm.cli")
+    }
+    assert top_level == TOP_LEVEL_MODULES
+    packages = {package_of(m) for m in MODULES if m.startswith("textlstm.")}
+    assert packages - {"cli"} == set(PACKAGE_ARROWS)
 
 
 @pytest.mark.parametrize("module", LIGHT_MODULES)

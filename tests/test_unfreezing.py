@@ -1,14 +1,13 @@
-"""Tests of `textlstm.unfreezing`: the groups, what each epoch trains, and
+"""Tests of `textlstm.training.unfreezing`: the groups, what each epoch trains, and
 a fit that ends with nothing frozen."""
 
 import numpy as np
 import pytest
 
 from tests.conftest import EXPORT_RUN
-from textlstm import unfreezing
 from textlstm.config import ConfigError, load_config
-from textlstm.models import build_classifier
-from textlstm.training import fit
+from textlstm.model import build_classifier
+from textlstm.training import fit, unfreezing
 
 SMALL = ["text.max_tokens=40", "model.units=4", "model.embedding_dim=3"]
 IDS = np.array([[4, 9, 3, 7, 0], [12, 5, 0, 0, 0], [8, 8, 2, 31, 17]])

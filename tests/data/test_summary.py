@@ -1,7 +1,7 @@
 """The dataset summary: counts per class and split, lengths, coverage."""
 
-from textlstm.data import format_summary, load_dataset, summarize
-from textlstm.text import build_vectorizer
+from textlstm.data import load_dataset
+from textlstm.text import build_vectorizer, format_summary, summarize
 
 
 def test_summary_counts_lengths_and_coverage(write):

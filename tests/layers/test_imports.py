@@ -17,15 +17,15 @@ print(json.dumps(sorted(name for name in sys.modules if name.startswith("textlst
 
 
 def test_layers_import_neither_info_nor_models():
-    """`textlstm.info` and `textlstm.models` sit above the layers; the layers
-    importing either would close a cycle."""
+    """`textlstm.training.environment` and `textlstm.model` sit above the
+    layers; the layers importing either would close a cycle."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
     )
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert "textlstm.layers.fast.sharding" in loaded
-    assert "textlstm.info" not in loaded
-    assert "textlstm.models" not in loaded
+    assert "textlstm.training.environment" not in loaded
+    assert "textlstm.model" not in loaded
 
 
 def test_fast_tf_reexports_the_fast_package():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from textlstm import layers as tl
-from textlstm import models
+from textlstm import model as models
 from textlstm.layers import AttentionPooling, MaskedPooling
 
 
@@ -39,7 +39,7 @@ def test_attention_weights_sum_to_one_over_real_steps():
 @pytest.mark.parametrize("name", ["MaskedPooling", "AttentionPooling"])
 def test_registered_names_and_models_reexport(name):
     """Saved models name the layers `textlstm>...`: moving them must not
-    change that, and `textlstm.models` still hands out the same classes."""
+    change that, and `textlstm.model` still hands out the same classes."""
     layer_class = getattr(tl, name)
     assert keras.saving.get_registered_name(layer_class) == f"textlstm>{name}"
     assert keras.saving.get_registered_object(f"textlstm>{name}") is layer_class

@@ -15,7 +15,7 @@ always gives the same split. Nothing is ever downloaded.
 
 The keys of the `data` section, with their defaults, allowed values and
 meanings: `textlstm configs --keys` (the `data.*` rows, from
-`textlstm.schema`); a partial section takes the defaults (`data_config`).
+`textlstm.config.schema`); a partial section takes the defaults (`data_config`).
 How the sources read some of them:
 
 - `train`, `validation`, `test`: directory: a sub-folder of `path` (by
@@ -48,16 +48,13 @@ from __future__ import annotations
 
 from textlstm.data import sources
 from textlstm.data.core import DATA_DEFAULTS, DataError, DatasetBundle, data_config
-from textlstm.data.summary import format_summary, summarize
 
 __all__ = [
     "DATA_DEFAULTS",
     "DataError",
     "DatasetBundle",
     "data_config",
-    "format_summary",
     "load_dataset",
-    "summarize",
 ]
 
 

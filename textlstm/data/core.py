@@ -13,10 +13,10 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm.config import section_config
+from textlstm.config.schema import defaults
 from textlstm.errors import ConfigError, DataError
-from textlstm.schema import defaults
 
-#: The `data` section's defaults, derived from `textlstm.schema` (kept for
+#: The `data` section's defaults, derived from `textlstm.config.schema` (kept for
 #: code that imported it; the schema is the source).
 DATA_DEFAULTS: dict[str, Any] = defaults("data")
 
@@ -60,7 +60,7 @@ class Table:
 def data_config(data: dict | None) -> dict[str, Any]:
     """Return the `data` config with defaults filled in and values checked.
 
-    The defaults and checks are the schema's (`textlstm.schema`), so a
+    The defaults and checks are the schema's (`textlstm.config.schema`), so a
     value is refused here with the message `load_config` gives, as a
     `DataError`.
 

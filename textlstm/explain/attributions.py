@@ -1,7 +1,7 @@
 """Integrated gradients on the embedding outputs.
 
 `integrated_gradients` differentiates the classifier from its embedding
-outputs on (`textlstm.forward.AfterEmbedding`, run with dropout off).
+outputs on (`textlstm.model.forward.AfterEmbedding`, run with dropout off).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from textlstm.explain.records import (
     DEFAULT_TOLERANCE,
     IntegratedGradients,
 )
-from textlstm.forward import AfterEmbedding, Trace
+from textlstm.model.forward import AfterEmbedding, Trace
 
 __all__ = ["AfterEmbedding", "Trace", "integrated_gradients", "split_text_model"]
 

@@ -35,7 +35,7 @@ from textlstm.explain.records import (
 )
 from textlstm.explain.report import write_explanations
 from textlstm.layers import fast_path_options
-from textlstm.models import load_text_classifier
+from textlstm.model import load_text_classifier
 from textlstm.runs import RunError, read_run
 
 __all__ = ["ExplainResult", "explain_run", "explain_texts"]
@@ -59,7 +59,7 @@ def explain_texts(
 
     Args:
         model: A `model.keras` of `textlstm fit` (raw strings -> vectorizer
-            -> `classifier`), e.g. from `textlstm.models.load_text_classifier`.
+            -> `classifier`), e.g. from `textlstm.model.load_text_classifier`.
         texts: The texts.
         class_names: Name of each class id.
         steps: Gauss-Legendre nodes of the first integrated-gradients pass

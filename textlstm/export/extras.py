@@ -28,7 +28,7 @@ import textlstm
 from textlstm.export.report import EXTRA, JSON_INDENT
 from textlstm.export.samples import sample_texts
 from textlstm.export.saved_model import model_parts, token_model
-from textlstm.models import load_text_classifier
+from textlstm.model import load_text_classifier
 from textlstm.runs import Run, write_bytes, write_json
 
 __all__ = ["keras_reference", "run_reference", "write_extras"]

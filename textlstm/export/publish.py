@@ -98,7 +98,7 @@ def export_saved_model(
     # Heavy (TensorFlow, Keras): imported once there is a model to export.
     from textlstm.export.extras import write_extras
     from textlstm.export.saved_model import write_saved_model
-    from textlstm.models import load_text_classifier
+    from textlstm.model import load_text_classifier
 
     log(f"Loading {run.path / 'model.keras'}")
     text_model = load_text_classifier(run.path)

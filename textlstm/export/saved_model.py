@@ -40,7 +40,7 @@ def model_parts(text_model):
 def token_model(text_model):
     """The model from token ids to the text model's probabilities: the
     classifier, or with `model.ngram_ensemble` the classifier and the
-    n-gram model averaged (`textlstm.ngrams`)."""
+    n-gram model averaged (`textlstm.model.ngrams`)."""
     import keras
 
     _, classifier = model_parts(text_model)

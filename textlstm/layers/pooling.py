@@ -3,7 +3,7 @@
 Both layers are mask-aware: padding never changes what they pool. Saved
 `.keras` files name them by their registered names, `textlstm>MaskedPooling`
 and `textlstm>AttentionPooling`, not by module, so these must not change
-(the layers lived in `textlstm.models` before, which still re-exports them).
+(the layers lived in `textlstm.model` before, which still re-exports them).
 """
 
 import keras

@@ -20,7 +20,7 @@ encoder.npz        the encoder's weights by layer name
 A classifier starts from it with `model.init_from: <run folder>`
 (`textlstm fit --set model.init_from=runs/...`): it reads texts with the
 pretrain run's vocabulary and loads the weights into its layers of the same
-names (`textlstm.transfer`), after checking the encoders match.
+names (`textlstm.model.transfer`), after checking the encoders match.
 
 The sampled softmax keeps the cost of a large vocabulary down while
 training; it needs the TensorFlow backend.

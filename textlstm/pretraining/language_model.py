@@ -1,7 +1,7 @@
 """The next-token language model around a classifier's encoder.
 
 `build_language_model(config, vectorizer)` takes the embedding and the
-recurrent layers of the classifier `textlstm.models.build_classifier`
+recurrent layers of the classifier `textlstm.model.build_classifier`
 builds for the same config (the same layers, names and shapes, so their
 weights move to a classifier one to one), and puts a softmax over the
 vocabulary on every step: token `t + 1` is predicted from tokens `0..t`.
@@ -23,8 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textlstm import models
-from textlstm.transfer import encoder_layer_names
+from textlstm import model as models
+from textlstm.model.transfer import encoder_layer_names
 
 __all__ = ["LanguageModel", "build_language_model", "log_uniform_candidates"]
 
@@ -40,7 +40,7 @@ def build_language_model(
             sampler's seed).
         vectorizer: The adapted vectorizer (sets the vocabulary size).
         embeddings: Pretrained word vectors to start the embedding from
-            (`textlstm.embeddings.embeddings_for_config`), or None.
+            (`textlstm.model.embeddings.embeddings_for_config`), or None.
 
     Returns:
         A built, uncompiled `LanguageModel`.

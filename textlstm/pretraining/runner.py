@@ -24,20 +24,16 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm import text
-from textlstm.batching import make_batches
-from textlstm.checkpoints import (
-    LoopState,
-    checkpoint_variables,
-    restore_checkpoint,
-    to_numpy,
-)
 from textlstm.config import ConfigError, dump_config, validate_config
-from textlstm.embeddings import embeddings_for_config
-from textlstm.info import run_environment
-from textlstm.optimizers import build_optimizer
+from textlstm.model.embeddings import embeddings_for_config
+from textlstm.model.transfer import (
+    ENCODER_FILE,
+    VECTORIZER_FILE,
+    encoder_layer_names,
+    save_encoder,
+)
 from textlstm.pretraining.language_model import build_language_model
 from textlstm.pretraining.texts import PretrainTexts, load_pretraining_texts
-from textlstm.progress import EpochProgress
 from textlstm.runs import (
     RunError,
     RunRecord,
@@ -49,13 +45,17 @@ from textlstm.runs import (
     write_json,
     write_text,
 )
-from textlstm.sizing import resolve_text_sizes
-from textlstm.transfer import (
-    ENCODER_FILE,
-    VECTORIZER_FILE,
-    encoder_layer_names,
-    save_encoder,
+from textlstm.text.batching import make_batches
+from textlstm.text.sizing import resolve_text_sizes
+from textlstm.training.checkpoints import (
+    LoopState,
+    checkpoint_variables,
+    restore_checkpoint,
+    to_numpy,
 )
+from textlstm.training.environment import run_environment
+from textlstm.training.optimizers import build_optimizer
+from textlstm.training.progress import EpochProgress
 
 __all__ = ["PretrainResult", "check_pretrain_config", "pretrain"]
 

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import waitress.server
 
+from textlstm.cluster.listening import listening_socket
 from textlstm.errors import ExportError
 from textlstm.export.versions import check_model_base
-from textlstm.listening import listening_socket
 from textlstm.serving.app import MAX_REQUEST_BYTES, create_app
 from textlstm.serving.batching import BatchOptions
 from textlstm.serving.metrics import ServingMetrics

@@ -7,7 +7,7 @@ is the one place a training run leaves what it did: `config.yaml`,
 folder).
 
 Every file is written under a temporary name and renamed into place
-(`textlstm.atomic`, whose names this module re-exports), so a process
+(`textlstm.runs.atomic`, whose names this module re-exports), so a process
 killed at any moment (even by SIGKILL) never leaves a half-written file.
 
 This module imports no TensorFlow: reading a run, writing a PNG or a JSON
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from textlstm.atomic import (
+from textlstm.runs.atomic import (
     atomic_path,
     read_json,
     remove_stale_temporaries,

@@ -29,29 +29,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from textlstm import (
-    adversarial,
-    distributed,
-    evaluation,
-    models,
-    ngrams,
-    text,
-    unfreezing,
-)
-from textlstm.batching import count_examples
-from textlstm.checkpoints import (
-    LoopState,
-    checkpoint_variables,
-    load_variables,
-    restore_checkpoint,
-    to_numpy,
-)
+from textlstm import evaluation, text
+from textlstm import model as models
 from textlstm.cluster import read_cluster
+from textlstm.cluster.workers import WorkerRole, require_run_dir
 from textlstm.config import dump_config, validate_config
-from textlstm.info import kernel_paths, run_environment
-from textlstm.optimizers import Warmup, build_optimizer
-from textlstm.preparation import PreparedData, prepare_data
-from textlstm.progress import EpochProgress, training_settings
+from textlstm.model import ngrams
+from textlstm.model.transfer import init_encoder
 from textlstm.runs import (
     Run,
     RunError,
@@ -71,8 +55,19 @@ from textlstm.runs import (
     write_json,
     write_text,
 )
-from textlstm.transfer import init_encoder
-from textlstm.workers import WorkerRole, require_run_dir
+from textlstm.text.batching import count_examples
+from textlstm.training import adversarial, distributed, unfreezing
+from textlstm.training.checkpoints import (
+    LoopState,
+    checkpoint_variables,
+    load_variables,
+    restore_checkpoint,
+    to_numpy,
+)
+from textlstm.training.environment import kernel_paths, run_environment
+from textlstm.training.optimizers import Warmup, build_optimizer
+from textlstm.training.preparation import PreparedData, prepare_data
+from textlstm.training.progress import EpochProgress, training_settings
 
 __all__ = [
     "FitResult",

@@ -40,10 +40,10 @@ import numpy as np
 import tensorflow as tf
 
 from textlstm import cluster as cluster_lib
-from textlstm import models
-from textlstm.batching import count_examples
-from textlstm.batching import make_batches as text_batches
+from textlstm import model as models
 from textlstm.errors import ConfigError, RunError
+from textlstm.text.batching import count_examples
+from textlstm.text.batching import make_batches as text_batches
 
 __all__ = [
     "DistributedTrainer",

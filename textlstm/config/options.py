@@ -1,8 +1,7 @@
-"""`Option`: the declaration of one config key (`textlstm.schema` holds the table).
+"""`Option`: the declaration of one config key (`schema.py` holds the table).
 
 A module of its own so the schema's table of keys, which grows with every
-feature, keeps the rest of `textlstm.schema` (the checks) readable. Like the
-schema, it imports no TensorFlow.
+feature, stays a table. Like the schema, it imports no TensorFlow.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ class Option:
             current directory.
         auto: Whether the string `"auto"` is allowed too: the value is then
             chosen from the training data when a run starts
-            (`textlstm.sizing`) and written into the run's config.
+            (`textlstm.text.sizing`) and written into the run's config.
     """
 
     type: type

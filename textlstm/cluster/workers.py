@@ -24,7 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from textlstm.cluster import Cluster, ClusterError
+from textlstm.cluster.tf_config import Cluster, ClusterError
 from textlstm.runs import latest_checkpoint, read_json, remove_stale_temporaries
 
 __all__ = ["TEMPORARY_PARENT", "WorkerRole", "require_run_dir", "unfinished_run"]

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from textlstm.cluster import local_tf_configs
+from textlstm.cluster.tf_config import local_tf_configs
 
 __all__ = ["run_local_workers", "worker_command"]
 

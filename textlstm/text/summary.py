@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from textlstm.text import standardize
+from textlstm.text.standardization import standardize
 
 PERCENTILES = (50, 90, 95, 99)
 SPLITS = ("train", "validation", "test")

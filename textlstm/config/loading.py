@@ -2,7 +2,7 @@
 
 A config is a plain nested dict: `name`, `description` and the sections
 `data`, `text`, `model`, `train` and `pretrain`. Every key has a type, a
-default and a documented meaning in `SCHEMA` (declared in `textlstm.schema`,
+default and a documented meaning in `SCHEMA` (declared in `textlstm.config.schema`,
 printed by `textlstm configs --keys`); this module is the API over it, and
 the one place other modules take defaults and checks from
 (`section_config`). It never imports TensorFlow or Keras, so a bad config
@@ -30,8 +30,7 @@ from pathlib import Path
 
 import yaml
 
-from textlstm.errors import ConfigError
-from textlstm.schema import (
+from textlstm.config.schema import (
     CELLS,
     KERAS_CELLS,
     SCHEMA,
@@ -40,7 +39,8 @@ from textlstm.schema import (
     Option,
     defaults,
 )
-from textlstm.validation import check_keys, check_rules, check_value, show_value
+from textlstm.config.validation import check_keys, check_rules, check_value, show_value
+from textlstm.errors import ConfigError
 
 __all__ = [
     "CELLS",

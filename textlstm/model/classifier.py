@@ -35,10 +35,10 @@ import keras
 
 import textlstm.text  # noqa: F401  (registers the vectorizer's objects for loading)
 from textlstm import layers as textlstm_layers
-from textlstm.embeddings import PretrainedEmbeddings, embeddings_for_config
 from textlstm.errors import RunError
 from textlstm.layers.pooling import AttentionPooling, MaskedPooling
-from textlstm.ngrams import MixedProbabilities
+from textlstm.model.embeddings import PretrainedEmbeddings, embeddings_for_config
+from textlstm.model.ngrams import MixedProbabilities
 
 __all__ = [
     "AttentionPooling",
@@ -113,7 +113,7 @@ def build_classifier(
     """Build the classifier on token ids described by `config`.
 
     With `model.embeddings` set, the embedding layer starts from the file's
-    vectors (`textlstm.embeddings`): they become the layer's weights, so
+    vectors (`textlstm.model.embeddings`): they become the layer's weights, so
     the saved model needs no file. `model.embeddings_trainable: false`
     freezes the layer (pretrained or not).
 
@@ -133,7 +133,7 @@ def build_classifier(
 
     Raises:
         textlstm.errors.DataError, ConfigError: the embeddings file cannot
-            be used (see `textlstm.embeddings.load_embeddings`).
+            be used (see `textlstm.model.embeddings.load_embeddings`).
     """
     model = config["model"]
     vocabulary_size = _vocabulary_size(vectorizer, config["text"]["max_tokens"])
@@ -194,7 +194,7 @@ def build_text_classifier(
             `(batch, time)` (`textlstm.text.build_vectorizer`).
         classifier: The model from `build_classifier`.
         ngrams: An n-gram model on the same token ids
-            (`textlstm.ngrams.build_ngram_model`), averaged with
+            (`textlstm.model.ngrams.build_ngram_model`), averaged with
             `classifier`: `(1 - weight) * classifier + weight * ngrams`.
         weight: The n-gram model's share (`model.ngram_weight`).
 

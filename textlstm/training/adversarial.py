@@ -28,7 +28,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from textlstm.forward import AfterEmbedding
+from textlstm.model.forward import AfterEmbedding
 
 __all__ = ["adversarial_perturbation", "install"]
 
@@ -61,7 +61,7 @@ def install(model: keras.Model, epsilon: float) -> None:
     """Train the compiled token-ids `model` adversarially from now on.
 
     Args:
-        model: A classifier of `textlstm.models.build_classifier`, compiled
+        model: A classifier of `textlstm.model.build_classifier`, compiled
             (its loss, optimizer and metrics are used as they are).
         epsilon: > 0, the step relative to each text's embedding norm.
     """

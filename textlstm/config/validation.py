@@ -1,10 +1,10 @@
-"""Checks of config values against `textlstm.schema`: types, choices,
+"""Checks of config values against `textlstm.config.schema`: types, choices,
 ranges and the rules across keys of one section.
 
 Every message names the key, the bad value and what is allowed. Like the
 schema, this module imports no TensorFlow.
 
->>> from textlstm.schema import KERAS_CELLS, SCHEMA
+>>> from textlstm.config.schema import KERAS_CELLS, SCHEMA
 >>> check_value("text.ngrams", 3, SCHEMA["text"]["ngrams"])
 Traceback (most recent call last):
 ...
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from textlstm._option import Option
+from textlstm.config.options import Option
+from textlstm.config.schema import KERAS_CELLS, SCHEMA
 from textlstm.errors import ConfigError
-from textlstm.schema import KERAS_CELLS, SCHEMA
 
 __all__ = ["check_keys", "check_rules", "check_value", "show_value"]
 
@@ -114,7 +114,7 @@ def check_keys(section: str, values: Mapping) -> dict:
 def check_rules(section: str, values: Mapping) -> None:
     """The rules of `section` that involve several keys (of checked values).
 
-    >>> from textlstm.schema import defaults
+    >>> from textlstm.config.schema import defaults
     >>> check_rules("data", {**defaults("data"), "source": "csv"})
     Traceback (most recent call last):
     ...

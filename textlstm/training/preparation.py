@@ -4,7 +4,7 @@ training texts (with `auto` sizes chosen), pretrained vectors, and batches.
 `prepare_data(config)` is the data phase that `textlstm.training.fit` runs
 (and language-model pretraining can share): it reads the dataset of the
 `data` section, resolves `text.max_tokens: auto` / `text.sequence_length:
-auto` from the training split (`textlstm.sizing`), adapts a
+auto` from the training split (`textlstm.text.sizing`), adapts a
 `TextVectorizer`, and reads `model.embeddings` when set.
 """
 
@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 import keras
 
 from textlstm import data as data_lib
-from textlstm import embeddings, text
+from textlstm import text
 from textlstm.config import explicit_values
-from textlstm.sizing import resolve_text_sizes
-from textlstm.transfer import pretrained_vectorizer
+from textlstm.model import embeddings
+from textlstm.model.transfer import pretrained_vectorizer
+from textlstm.text.sizing import resolve_text_sizes
 
 __all__ = ["PreparedData", "prepare_data"]
 
@@ -57,7 +58,7 @@ class PreparedData:
         return list(self.bundle.class_names)
 
     def batches(self, dataset, *, shuffle: bool = False, seed: int = 0):
-        """Vectorized, cached batches of a split (`textlstm.batching`); with
+        """Vectorized, cached batches of a split (`textlstm.text.batching`); with
         `static`, training batches (`shuffle`) drop the last partial one."""
         return text.make_batches(
             dataset,

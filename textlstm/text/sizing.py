@@ -36,7 +36,7 @@ from collections.abc import Mapping
 import numpy as np
 import tensorflow as tf
 
-from textlstm.text import standardize_text, text_config
+from textlstm.text.standardization import standardize_text, text_config
 
 __all__ = [
     "AUTO",

@@ -4,7 +4,7 @@ A Keras functional sub-model that starts at the embedding output loses the
 embedding's mask, so `AfterEmbedding` runs the classifier's layers after
 the embedding itself, passing the mask along as the model does. Integrated
 gradients (`textlstm.explain`) differentiate it with dropout off;
-adversarial training (`textlstm.adversarial`) perturbs its input with
+adversarial training (`textlstm.training.adversarial`) perturbs its input with
 dropout on.
 """
 
@@ -44,7 +44,7 @@ class AfterEmbedding:
     `mask = ids != 0`.
 
     Args:
-        classifier: The token-ids model of `textlstm.models.build_classifier`
+        classifier: The token-ids model of `textlstm.model.build_classifier`
             (a chain: embedding, recurrent layers, pooling, head).
 
     Attributes:

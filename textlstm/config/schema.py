@@ -8,7 +8,7 @@ so every key has one rule, and one message, whichever way it arrives.
 
 Like `textlstm.config`, this module imports no TensorFlow or Keras.
 
-The checks of values against it are `textlstm.validation`'s.
+The checks of values against it are `textlstm.config.validation`'s.
 
 >>> SCHEMA["text"]["ngrams"].choices
 (1, 2)
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textlstm._option import Option
+from textlstm.config.options import Option
 
 __all__ = [
     "CELLS",
@@ -137,7 +137,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
             int,
             20000,
             "Vocabulary size, padding and out-of-vocabulary included; auto: "
-            "tokens seen twice, up to 99% coverage (textlstm.sizing).",
+            "tokens seen twice, up to 99% coverage (textlstm.text.sizing).",
             minimum=3,
             auto=True,
         ),
@@ -145,7 +145,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
             int,
             200,
             "Tokens per text after padding or truncation; auto: the 95th "
-            "percentile of the training texts' lengths (textlstm.sizing).",
+            "percentile of the training texts' lengths (textlstm.text.sizing).",
             minimum=1,
             auto=True,
         ),

@@ -29,7 +29,7 @@ def layer_groups(model: keras.Model) -> list[list[keras.layers.Layer]]:
     """The classifier's layers that hold weights, in groups, top down.
 
     Args:
-        model: A classifier of `textlstm.models.build_classifier`.
+        model: A classifier of `textlstm.model.build_classifier`.
 
     Returns:
         `[head, last recurrent layer, ..., first recurrent layer,
