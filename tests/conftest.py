@@ -1,14 +1,21 @@
-"""Fixtures shared by `test_export.py` and `test_serving.py`: one tiny
-trained run and its exports, built once per session (training and
-exporting take most of those files' time)."""
+"""Fixtures shared across test files: one tiny trained run and its exports
+(`test_export.py`, `test_serving*.py`, `test_explain.py`), and a run of the
+real quickstart preset (`test_quickstart.py`, `test_explain.py`,
+`test_multi_worker.py`). Training and exporting take most of those files'
+time, so each is built once per `pytest` run, even when the suite runs on
+several xdist workers (`shared_once`).
+"""
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from filelock import FileLock
 
 # A tiny quickstart run: seconds to train; the exports only need a model.
 EXPORT_RUN = [
@@ -34,38 +41,80 @@ def run_textlstm(*args, timeout=300) -> subprocess.CompletedProcess:
     )
 
 
+def shared_once(
+    tmp_path_factory, worker_id: str, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A folder `build(folder)` fills once per `pytest` run, for every worker.
+
+    Without xdist it is a fresh temporary folder. Under xdist each worker has
+    its own session, so a plain session fixture would be built once per
+    worker: here the first worker to ask builds it in the run's shared
+    temporary folder, under a file lock, and the others wait and reuse it
+    (the recipe of the pytest-xdist docs). A build that failed leaves no
+    `.done` mark, so the next worker to ask builds it again (and fails the
+    same way, in its own tests).
+    """
+    if worker_id == "master":
+        folder = tmp_path_factory.mktemp(name)
+        build(folder)
+        return folder
+    root = tmp_path_factory.getbasetemp().parent
+    folder, done = root / name, root / f"{name}.done"
+    with FileLock(str(root / f"{name}.lock")):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def _fit(overrides: list[str]) -> Callable[[Path], None]:
+    def build(folder: Path) -> None:
+        from textlstm.config import load_config
+        from textlstm.training import fit
+
+        fit(load_config("quickstart", overrides), folder / "run", verbose=0)
+
+    return build
+
+
 @pytest.fixture(scope="session")
-def export_run(tmp_path_factory) -> Path:
+def export_run(tmp_path_factory, worker_id) -> Path:
     """A finished run folder of the quickstart preset, made tiny."""
-    from textlstm.config import load_config
-    from textlstm.training import fit
-
-    run_dir = tmp_path_factory.mktemp("export-run") / "run"
-    fit(load_config("quickstart", EXPORT_RUN), run_dir, verbose=0)
-    return run_dir
+    return (
+        shared_once(tmp_path_factory, worker_id, "export-run", _fit(EXPORT_RUN)) / "run"
+    )
 
 
 @pytest.fixture(scope="session")
-def exports(export_run, tmp_path_factory) -> SimpleNamespace:
+def exports(export_run, tmp_path_factory, worker_id) -> SimpleNamespace:
     """`textlstm export RUN --out BASE --target all`, in a real process:
     BASE/cpu/1, BASE/gpu/1 and BASE/tpu/1, each verified."""
-    base = tmp_path_factory.mktemp("exports") / "reviews"
-    result = run_textlstm("export", export_run, "--out", base, "--target", "all")
-    assert result.returncode == 0, result.stderr
-    return SimpleNamespace(base=base, run=export_run, result=result)
+
+    def build(folder: Path) -> None:
+        result = run_textlstm(
+            "export", export_run, "--out", folder / "reviews", "--target", "all"
+        )
+        assert result.returncode == 0, result.stderr
+        (folder / "stdout.txt").write_text(result.stdout)
+        (folder / "stderr.txt").write_text(result.stderr)
+
+    folder = shared_once(tmp_path_factory, worker_id, "exports", build)
+    return SimpleNamespace(
+        base=folder / "reviews",
+        run=export_run,
+        stdout=(folder / "stdout.txt").read_text(),
+        stderr=(folder / "stderr.txt").read_text(),
+    )
 
 
 @pytest.fixture(scope="session")
-def quickstart_run(tmp_path_factory) -> Path:
+def quickstart_run(tmp_path_factory, worker_id) -> Path:
     """A finished run of the real `quickstart` preset (what `textlstm fit`
     trains, under a minute): the model that the hand-written reviews and the
     explanations are checked on."""
-    from textlstm.config import load_config
-    from textlstm.training import fit
-
-    run_dir = tmp_path_factory.mktemp("quickstart") / "run"
-    fit(load_config("quickstart"), run_dir, verbose=0)
-    return run_dir
+    return shared_once(tmp_path_factory, worker_id, "quickstart", _fit([])) / "run"
 
 
 def handwritten_reviews() -> list[dict]:

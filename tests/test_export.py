@@ -253,7 +253,7 @@ def fresh(exports, reference, tmp_path_factory):
 
 
 def test_export_all_in_a_real_process_prints_three_passed_verifications(exports):
-    stdout, stderr = exports.result.stdout, exports.result.stderr
+    stdout, stderr = exports.stdout, exports.stderr
     for target in TARGETS:
         assert (
             f"Exported {exports.base / target / '1'} (target {target}, version 1)"

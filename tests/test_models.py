@@ -62,7 +62,7 @@ def test_embedding_size_follows_the_vectorizer():
 
 def test_every_configured_cell_has_a_layer():
     from textlstm import config
-    from textlstm import model as models
+    from textlstm.model import classifier as models
 
     assert sorted(models._LAYERS) == sorted(config.CELLS)
     assert sorted(models._KERAS_LAYERS) == sorted(config.KERAS_CELLS)
