@@ -53,13 +53,15 @@ def test_an_old_run_evaluates_to_its_recorded_metrics(old_run):
 
     recorded = json.loads((OLD_RUN / "metrics.json").read_text())
     metrics = evaluate_run(old_run)
-    assert {k: metrics[k] for k in METRIC_KEYS} == {
-        k: recorded[k] for k in METRIC_KEYS
-    }
-    assert metrics["confusion_matrix"] == recorded["confusion_matrix"] == [
-        [23, 4],
-        [24, 9],
-    ]
+    assert {k: metrics[k] for k in METRIC_KEYS} == {k: recorded[k] for k in METRIC_KEYS}
+    assert (
+        metrics["confusion_matrix"]
+        == recorded["confusion_matrix"]
+        == [
+            [23, 4],
+            [24, 9],
+        ]
+    )
     assert metrics["loss"] == pytest.approx(recorded["loss"], abs=2e-6)
 
 

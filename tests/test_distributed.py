@@ -7,6 +7,7 @@
   global batch (to 1e-5).
 """
 
+import json
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.test_training import TINY
 from textlstm import model as models
 from textlstm.config import load_config
 from textlstm.training import distributed
@@ -119,6 +121,8 @@ def test_static_shapes_pipeline():
     assert not distributed.static_shapes({"jit_compile": False, "strategy": "mirrored"})
 
 
+# One process for both mirrored tests: logical devices must be set before
+# TensorFlow starts, and a fresh TensorFlow process costs seconds.
 MIRRORED = """
 import json, sys
 import numpy as np
@@ -129,7 +133,7 @@ tf.config.set_logical_device_configuration(
 from textlstm.config import load_config
 from textlstm.model import load_text_classifier
 from textlstm.training import fit
-root = sys.argv[1]
+root, tiny = sys.argv[1], json.loads(sys.argv[2])
 base = ["data.size=100", "data.test_size=20", "train.epochs=1",
         "train.batch_size=128", "text.bucketing=false", "train.clipnorm=0.05",
         "model.embedding_dropout=0.0", "model.head_dropout=0.0",
@@ -144,6 +148,9 @@ replicas = json.load(open(f"{root}/mirrored/run.json"))["environment"]["replicas
 # SGD without momentum: gradient = (start - after) / learning rate.
 grads = {name: [(s - w) / 0.5 for s, w in zip(weights["start"], weights[name])]
          for name in ("mirrored", "one")}
+# The quickstart preset made tiny, as test_training trains it, mirrored.
+tiny_run = fit(load_config("quickstart", tiny), f"{root}/tiny", verbose=0)
+tiny_info = json.load(open(f"{root}/tiny/run.json"))
 print(json.dumps({
     "replicas": replicas,
     "weights": max(float(np.abs(a - b).max())
@@ -151,23 +158,41 @@ print(json.dumps({
     "gradients": max(float(np.abs(a - b).max())
                      for a, b in zip(grads["mirrored"], grads["one"])),
     "moved": max(float(np.abs(g).max()) for g in grads["one"]),
+    "tiny": [tiny_info["environment"]["replicas"],
+             tiny_run.metrics["num_examples"]],
 }))
 """
 
 
-@pytest.mark.slow
-def test_mirrored_first_step_equals_single_device_step(tmp_path):
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory) -> dict:
+    """What the mirrored runs on two logical CPUs found (`MIRRORED`)."""
+    tiny = [*TINY, "train.strategy=mirrored", "train.epochs=1"]
     result = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(tmp_path)],
+        [
+            sys.executable,
+            "-c",
+            MIRRORED,
+            str(tmp_path_factory.mktemp("mirrored")),
+            json.dumps(tiny),
+        ],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    import json
+    return json.loads(result.stdout.strip().splitlines()[-1])
 
-    found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found["replicas"] == 2
-    assert found["moved"] > 1e-3  # the step changed the weights
-    assert found["weights"] < 1e-5
-    assert found["gradients"] < 1e-5
+
+@pytest.mark.slow
+def test_mirrored_first_step_equals_single_device_step(mirrored):
+    assert mirrored["replicas"] == 2
+    assert mirrored["moved"] > 1e-3  # the step changed the weights
+    assert mirrored["weights"] < 1e-5
+    assert mirrored["gradients"] < 1e-5
+
+
+def test_mirrored_strategy_on_two_logical_cpus(mirrored):
+    """The tiny quickstart run of test_training.py, under `mirrored`: two
+    replicas, and the test split evaluated whole."""
+    assert mirrored["tiny"] == [2, 60]

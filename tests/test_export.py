@@ -494,17 +494,16 @@ def test_gpu_export_pairs_each_lstm_with_a_cudnn_implementation(exports):
 def test_gpu_export_of_a_model_without_cudnn_layers_passes_and_says_why(tmp_path):
     """CIFG (and peephole, layer-norm) layers have no cuDNN kernel: the gpu
     target is the portable loop, and verification says none was needed."""
-    from tests.conftest import EXPORT_RUN, run_textlstm
+    from tests.conftest import EXPORT_RUN
     from textlstm.config import load_config
     from textlstm.training import fit
 
     run_dir = tmp_path / "run"
     overrides = [*EXPORT_RUN, "model.cell=cifg_lstm", "model.bidirectional=true"]
     fit(load_config("quickstart", overrides), run_dir, verbose=0)
-    result = run_textlstm(
-        "export", run_dir, "--out", tmp_path / "out", "--target", "gpu"
-    )
-    assert result.returncode == 0, result.stderr
+    # In this process: the `exports` fixture runs the command in a real one.
+    result = invoke("export", run_dir, "--out", tmp_path / "out", "--target", "gpu")
+    assert result.exit_code == 0, result.output
     assert (
         "  ok   cuDNN selection: none needed: no textlstm LSTM or GRU layer to pair "
         "with cuDNN; the portable loops run on GPUs as they are"
@@ -522,15 +521,15 @@ def test_gpu_export_of_a_model_without_cudnn_layers_passes_and_says_why(tmp_path
 def test_export_all_of_a_bidirectional_simple_rnn_passes(tmp_path):
     """`model.cell: simple_rnn` exports to every target through its portable
     fast-path loop, verified like the LSTM's; no cuDNN pairing (none needed)."""
-    from tests.conftest import EXPORT_RUN, run_textlstm
+    from tests.conftest import EXPORT_RUN
     from textlstm.config import load_config
     from textlstm.training import fit
 
     run_dir, out = tmp_path / "run", tmp_path / "out"
     overrides = [*EXPORT_RUN, "model.cell=simple_rnn", "model.bidirectional=true"]
     fit(load_config("quickstart", overrides), run_dir, verbose=0)
-    result = run_textlstm("export", run_dir, "--out", out, "--target", "all")
-    assert result.returncode == 0, result.stderr
+    result = invoke("export", run_dir, "--out", out, "--target", "all")
+    assert result.exit_code == 0, result.output
     assert result.stdout.count("  => passed") == 3
     assert "FAIL" not in result.stdout
     assert (

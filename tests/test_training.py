@@ -229,31 +229,6 @@ def test_atomic_path_leaves_nothing_behind_on_error(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["file.json"]
 
 
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    import subprocess
-    import sys
-
-    # Logical devices must be set before TensorFlow starts: a fresh process.
-    overrides = [*TINY, "train.strategy=mirrored", "train.epochs=1"]
-    script = f"""
-import json, tensorflow as tf
-cpu = tf.config.list_physical_devices("CPU")[0]
-tf.config.set_logical_device_configuration(
-    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from textlstm.config import load_config
-from textlstm.training import fit
-config = load_config("quickstart", {overrides!r})
-result = fit(config, {str(tmp_path / "run")!r}, verbose=0)
-info = json.load(open({str(tmp_path / "run" / "run.json")!r}))
-print(info["environment"]["replicas"], result.metrics["num_examples"])
-"""
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["2", "60"]
-
-
 @pytest.mark.parametrize(
     "name, content, problem",
     [
