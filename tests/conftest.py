@@ -18,18 +18,21 @@ import pytest
 from filelock import FileLock
 
 #: The files that take longest (`--durations`, measured on 2 cores), longest
-#: first. Under xdist (`-n`, in pyproject.toml) each file runs on one worker
-#: (`--dist loadfile`: its module fixtures are built once), handed out in
-#: collection order; starting with these keeps a worker from ending alone
-#: on a long file while the others idle.
+#: first. Under xdist (`-n 3 --dist loadfile` in pyproject.toml) each file
+#: runs whole on one worker, so its module fixtures are built once, and the
+#: files are handed out in collection order (`--no-loadscope-reorder`; xdist
+#: would otherwise start with the files that hold the most tests): starting
+#: with these keeps a worker from ending alone on a long file while the
+#: others idle. The multi-worker tests are two files for the same reason.
 SLOWEST_FILES = [
+    "tests/test_multi_worker_restart.py",
     "tests/test_multi_worker.py",
-    "tests/test_export.py",
-    "tests/test_cli.py",
     "tests/layers/test_jax_backend.py",
+    "tests/test_export.py",
     "tests/test_explain.py",
-    "tests/layers/test_fast_path.py",
+    "tests/test_cli.py",
     "tests/test_distributed.py",
+    "tests/layers/test_fast_path.py",
     "tests/test_training.py",
     "tests/data/test_synthetic.py",
     "tests/test_litert.py",

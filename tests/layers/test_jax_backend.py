@@ -38,6 +38,8 @@ def test_parity_under_jax_backend():
             "-q",
             "-p",
             "no:cacheprovider",
+            "-n",
+            "0",  # one process: pyproject's -n would start idle workers
             str(ROOT / "tests" / "layers" / "test_parity.py"),
             "-k",
             SELECTION,

@@ -26,6 +26,7 @@ dropped. The cross-replica sums stay outside the compiled function
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import signal
@@ -84,7 +85,7 @@ def create_strategy(train: Mapping, cluster: cluster_lib.Cluster | None = None):
     if name == "default":
         strategy = tf.distribute.get_strategy()
     elif name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy()
+        strategy = _mirrored_strategy()
     elif name == "tpu":
         strategy = _tpu_strategy(train["tpu"])
     else:
@@ -96,6 +97,15 @@ def create_strategy(train: Mapping, cluster: cluster_lib.Cluster | None = None):
             f"{replicas} replicas (use a multiple of {replicas})"
         )
     return strategy
+
+
+@functools.cache
+def _mirrored_strategy():
+    """One `MirroredStrategy` per process. A second one numbers its collective
+    ops from the start again, and the first's numbers are still registered:
+    its all-reduces then meet ops of another shape (`Shape mismatch in the
+    collective instance`), so a second mirrored `fit` in one process failed."""
+    return tf.distribute.MirroredStrategy()
 
 
 def _tpu_strategy(tpu: str):
