@@ -287,3 +287,22 @@ def test_setup_cfg_lists_every_package():
         if path.name == "__init__.py" and module != "textlstm.cli"
     }
     assert packages - listed == set()
+
+
+def test_git_ignores_no_source_file():
+    """A pattern of .gitignore that matches a source file keeps it out of
+    every clone (`runs/` once hid `textlstm/runs/__init__.py`)."""
+    result = subprocess.run(
+        ["git", "ls-files", "--others", "--ignored", "--exclude-standard", "--"]
+        + ["textlstm", "cli", "configs", "tests", "docs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ignored = [
+        line
+        for line in result.stdout.splitlines()
+        if "__pycache__" not in line and ".egg-info" not in line
+    ]
+    assert ignored == []
