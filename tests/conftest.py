@@ -17,45 +17,6 @@ from types import SimpleNamespace
 import pytest
 from filelock import FileLock
 
-#: The files that take longest (`--durations`, measured on 2 cores), in the
-#: order they start. Under xdist (`-n 2 --dist loadfile` in pyproject.toml)
-#: each file runs whole on one worker, so its module fixtures are built
-#: once, and files are handed out in collection order
-#: (`--no-loadscope-reorder`; xdist would otherwise start with the files that
-#: hold the most tests). Long files first keep a worker from ending alone on
-#: one while the other idles; the two multi-worker files (each test starts
-#: two TensorFlow processes) alternate with in-process ones, so that both
-#: never run at once: four TensorFlow processes on two cores cost a quarter
-#: more CPU time than the same work side by side with one (measured: -n 3,
-#: 1,872 s of CPU against 1,475 s for -n 2).
-SLOWEST_FILES = [
-    "tests/test_multi_worker_restart.py",
-    "tests/layers/test_fast_path.py",
-    "tests/test_multi_worker.py",
-    "tests/test_export.py",
-    "tests/layers/test_jax_backend.py",
-    "tests/test_explain.py",
-    "tests/test_cli.py",
-    "tests/test_distributed.py",
-    "tests/test_training.py",
-    "tests/data/test_synthetic.py",
-    "tests/test_litert.py",
-]
-
-
-def pytest_collection_modifyitems(session, config, items):
-    """The slowest files first, each file's tests in their own order."""
-    root = Path(str(config.rootpath))
-
-    def rank(item) -> int:
-        path = Path(str(item.path)).relative_to(root).as_posix()
-        return (
-            SLOWEST_FILES.index(path) if path in SLOWEST_FILES else len(SLOWEST_FILES)
-        )
-
-    items.sort(key=rank)  # stable: the rest keep the collection order
-
-
 # A tiny quickstart run: seconds to train; the exports only need a model.
 EXPORT_RUN = [
     "data.size=200",

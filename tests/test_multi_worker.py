@@ -9,6 +9,7 @@ errors for a broken cluster.
 
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -158,6 +159,63 @@ def test_first_step_equals_the_single_process_step(tmp_path):
     assert max(float(np.abs(a - b).max()) for a, b in zip(one, still)) > 1e-3
     info = run_json(tmp_path / "two")
     assert info["epochs_completed"] == 1 and info["num_examples"]["train"] <= 128
+
+
+def test_a_killed_worker_stops_the_other_and_a_restart_continues(tmp_path):
+    run_dir = tmp_path / "run"
+    arguments = fit_arguments(run_dir, SMALL)
+    tf_configs = cluster_lib.local_tf_configs(2)
+    chief, worker = start_workers(arguments, tf_configs)
+    first = run_dir / "checkpoints" / "epoch-0001" / "state.json"
+    deadline = time.monotonic() + 300
+    while not first.is_file() and time.monotonic() < deadline and chief.poll() is None:
+        time.sleep(0.1)
+    assert first.is_file(), chief.communicate()[1][-3000:]
+    worker.send_signal(signal.SIGKILL)
+    killed = time.monotonic()
+    _, err = chief.communicate(timeout=120)
+    waited = time.monotonic() - killed
+    worker.wait()
+    assert chief.returncode == 2, err[-3000:]
+    assert waited < 90
+    assert len(error_lines(err)) == 1
+    assert error_lines(err)[0].startswith(
+        "Error: a worker of the cluster stopped or stopped answering ("
+    )
+    assert run_json(run_dir)["status"] == "failed"
+
+    # The same command again (as a cluster manager restarts a job) continues.
+    results = finish(start_workers(arguments, tf_configs))
+    assert [code for code, *_ in results] == [0, 0], results[0][2][-3000:]
+    info = run_json(run_dir)
+    assert info["status"] == "completed" and info["epochs_completed"] == 3
+    assert [r["from_epoch"] for r in info["resumed"]] == [1]
+    history = (run_dir / "history.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in history[1:]] == ["1", "2", "3"]
+    assert (run_dir / "model.keras").is_file()
+
+    # --resume with more epochs works on the multi-worker run too.
+    more = [*arguments, "--resume", "--epochs", "4"]
+    results = finish(start_workers(more))
+    assert [code for code, *_ in results] == [0, 0], results[0][2][-3000:]
+    info = run_json(run_dir)
+    assert info["epochs_completed"] == 4
+    assert [r["from_epoch"] for r in info["resumed"]] == [1, 3]
+    assert {p.name for p in run_dir.iterdir()} == RUN_FILES
+
+    # A worker that cannot see the chief's checkpoints (a run folder that is
+    # not shared) would resume elsewhere: both stop, saying so.
+    elsewhere = fit_arguments(tmp_path / "not-shared", SMALL)
+    tf_configs = cluster_lib.local_tf_configs(2)
+    chief = start_workers([*arguments, "--resume", "--epochs", "5"], tf_configs[:1])
+    worker = start_workers([*elsewhere, "--resume", "--epochs", "5"], tf_configs[1:])
+    for code, _, err in finish([*chief, *worker]):
+        assert code == 2
+        assert error_lines(err) == [
+            "Error: the workers would resume from different epochs (4, 0, chief "
+            "first): the run folder must be on storage every worker can read"
+        ]
+    assert run_json(run_dir)["epochs_completed"] == 4
 
 
 def test_unreachable_peer_gives_one_line_and_exit_2_in_bounded_time(tmp_path):
