@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from textlstm.config import ConfigError, apply_overrides, validate_config
+from textlstm.errors import RunError
 from textlstm.runs.atomic import (
     atomic_path,
     read_json,
@@ -37,8 +39,6 @@ from textlstm.runs.atomic import (
     write_json,
     write_text,
 )
-from textlstm.config import ConfigError, apply_overrides, validate_config
-from textlstm.errors import RunError
 
 __all__ = [
     "RESUMABLE_KEYS",
