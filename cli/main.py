@@ -25,12 +25,11 @@ from textlstm.cli.common import (
     config_option,
     handle_errors,
     import_tensorflow_quietly,
-    input_option,
     quiet_option,
-    read_texts,
     refuse_used_run_dir,
     set_option,
 )
+from textlstm.cli.evaluate_commands import evaluate, predict
 from textlstm.cli.explain_command import explain
 from textlstm.cli.export_commands import export, serve
 from textlstm.cli.pretrain_command import pretrain
@@ -39,17 +38,12 @@ from textlstm.cluster.launcher import run_local_workers
 from textlstm.cluster.workers import require_run_dir, unfinished_run
 from textlstm.config import (
     DATA_FILE_PRESET,
-    ConfigError,
-    apply_overrides,
     data_file_overrides,
     describe_schema,
     dump_config,
     list_presets,
     load_config,
-    validate_config,
 )
-from textlstm.errors import ExportError
-from textlstm.export import resolve_export
 
 
 @click.group(context_settings=CONTEXT_SETTINGS)
@@ -251,130 +245,6 @@ def _fit_local_workers(count: int, config, options: dict) -> None:
 
 
 # --------------------------------------------------------------------------- #
-# evaluate
-
-
-@cli.command()
-@click.argument(
-    "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path)
-)
-@click.option(
-    "--split",
-    type=click.Choice(["test", "validation", "train"]),
-    default="test",
-    show_default=True,
-    help="Which split to evaluate on.",
-)
-@click.option(
-    "--config",
-    "-c",
-    "config_name",
-    metavar="NAME|PATH",
-    help="Evaluate on the data of another config (its data section is used).",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a data key of the run's config, e.g. --set data.distance=60.",
-)
-@click.option("--batch-size", type=click.IntRange(min=1), help="Texts per batch.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@handle_errors
-def evaluate(run_dir, split, config_name, overrides, batch_size, as_json):
-    """Evaluate a trained run on a split of its dataset or of another one.
-
-    Prints accuracy, loss, macro-F1, per-class precision/recall/F1, the
-    confusion matrix and, for two classes, ROC-AUC.
-
-    \b
-    Examples:
-      textlstm evaluate runs/quickstart-20250101-120000
-      textlstm evaluate runs/quickstart-20250101-120000 --split validation --json
-      textlstm evaluate runs/quickstart-20250101-120000 --set data.distance=60
-      textlstm evaluate runs/imdb_bilstm-20250101-120000 --config my_reviews.yaml
-    """
-    for override in overrides:
-        key = override.split("=", 1)[0].strip()
-        if not key.startswith("data."):
-            raise ConfigError(
-                f"{key}: evaluate can only override data keys "
-                "(the trained model fixes the others)"
-            )
-    config = None
-    if config_name is not None:
-        config = load_config(config_name, overrides)
-
-    if config is None and overrides:
-        run_config = runs.read_run(run_dir).config
-        config = validate_config(apply_overrides(run_config, overrides))
-
-    import_tensorflow_quietly()
-    from textlstm.evaluation import evaluate_run  # heavy: TensorFlow
-
-    metrics = evaluate_run(run_dir, split, config=config, batch_size=batch_size)
-    if as_json:
-        click.echo(json.dumps(metrics))
-        return
-    render.metrics_tables(metrics)
-
-
-# --------------------------------------------------------------------------- #
-# predict
-
-
-@cli.command()
-@click.argument(
-    "run_dir",
-    metavar="RUN_DIR|EXPORT_DIR",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-)
-@click.argument("texts", nargs=-1)
-@input_option
-@click.option(
-    "--json",
-    "as_json",
-    is_flag=True,
-    help="Print one JSON object per text (JSON lines).",
-)
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@handle_errors
-def predict(run_dir, texts, input_file, as_json, batch_size):
-    """Classify texts with a run or an export: arguments, a file, or stdin.
-
-    Reads TEXT arguments, else one text per line from --input FILE, else
-    from stdin. Every line gets a prediction, empty ones included. An
-    export (a version folder, or a model base for its latest version) is
-    run through its serving_default signature, without Keras.
-
-    \b
-    Examples:
-      textlstm predict runs/quickstart-20250101-120000 "i found this film dull ."
-      textlstm predict runs/quickstart-20250101-120000 --input reviews.txt --json
-      cat reviews.txt | textlstm predict runs/quickstart-20250101-120000 --json
-      textlstm predict exports/quickstart "i found this film dull ." --json
-    """
-    lines = read_texts(texts, input_file)
-    if not (run_dir / "model.keras").is_file():
-        try:
-            resolve_export(run_dir)
-        except ExportError:
-            raise click.BadParameter(
-                f"{run_dir} has no model.keras and no saved_model.pb (give a "
-                "finished run folder or an export of textlstm export)",
-                param_hint="RUN_DIR|EXPORT_DIR",
-            ) from None
-
-    import_tensorflow_quietly()
-    from textlstm.evaluation import predict_texts  # heavy: TensorFlow
-
-    for record in predict_texts(run_dir, lines, batch_size=batch_size):
-        line = render.prediction_line(record, as_json=as_json)
-        click.echo(line.encode("utf-8", errors="replace").decode("utf-8"))
-
-
-# --------------------------------------------------------------------------- #
 # configs and info
 
 
@@ -450,7 +320,7 @@ def main():
     cli(prog_name="textlstm")
 
 
-for _command in (explain, export, serve, pretrain):
+for _command in (evaluate, predict, explain, export, serve, pretrain):
     cli.add_command(_command)
 
 if __name__ == "__main__":

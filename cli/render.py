@@ -139,6 +139,47 @@ def metrics_tables(metrics) -> None:
     out.print(matrix)
 
 
+def pair_tables(metrics, saved=None) -> None:
+    """`textlstm evaluate --pairs`: both sides, consistency, the least moved."""
+    out = console()
+    out.print(
+        f"[bold]{metrics['pairs']}[/] ({metrics['num_pairs']:,} pairs, "
+        f"model {metrics['model']})"
+    )
+    table = Table("", "accuracy", "macro-F1", "texts")
+    for side, name in (("originals", "originals"), ("edits", "edited")):
+        scores = metrics[side]
+        table.add_row(
+            name,
+            f"{scores['accuracy']:.4f}",
+            f"{scores['macro_f1']:.4f}",
+            f"{scores['num_examples']:,}",
+        )
+    out.print(table)
+    out.print(
+        f"consistency (both right) [bold]{metrics['consistency']:.4f}[/]   "
+        f"prediction flips {metrics['flip_rate']:.4f}   "
+        f"mean shift towards the edit's label {metrics['mean_shift']:+.4f}"
+    )
+    least = Table("edit", "label", "predicted", "shift", title="moved least")
+    for pair in metrics["least_moved"]:
+        least.add_row(
+            _shortened(pair["edit"], 70),
+            pair["edit_label"],
+            pair["predicted"],
+            f"{pair['shift']:+.3f}",
+        )
+    out.print(least)
+    if saved is not None:
+        out.print(f"saved to {saved}")
+
+
+def _shortened(text: str, width: int) -> str:
+    """One printable line of at most `width` characters."""
+    shown = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return shown if len(shown) <= width else shown[: width - 3] + "..."
+
+
 def prediction_line(record: dict, *, as_json: bool = False) -> str:
     """One line of `textlstm predict`: JSON, or label, probability and text."""
     if as_json:

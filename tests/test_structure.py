@@ -149,10 +149,11 @@ PACKAGE_ARROWS = {
     "export": {"errors", "config", "runs", "layers", "data", "text", "model"},
     "explain": {"errors", "config", "runs", "layers", "text", "model"},
     "evaluation": {"errors", "config", "runs", "data", "text", "model", "export"},
+    "robustness": {"errors", "config", "runs", "data", "text", "evaluation"},
     "serving": {"errors", "cluster", "export"},
     "training": {
         *("errors", "config", "runs", "cluster", "layers", "data", "text"),
-        *("model", "evaluation"),
+        *("model", "evaluation", "robustness"),
     },
     "pretraining": {
         *("errors", "config", "runs", "layers", "data", "text", "model"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ __all__ = [
     "evaluate_mixture",
     "evaluate_model",
     "evaluate_run",
+    "load_predictor",
     "mixture_weight",
     "predict_probabilities",
     "predict_texts",
@@ -178,6 +179,45 @@ def evaluate_run(
     return {**metrics, "run_dir": str(run.path)}
 
 
+def load_predictor(
+    path: str | os.PathLike, *, batch_size: int = 64
+) -> tuple[Callable[[Sequence[str]], np.ndarray], list[str]]:
+    """A run folder's model or an export, loaded once, as a function of texts.
+
+    Args:
+        path: A run folder written by `textlstm fit` (its `model.keras`), or
+            an export of `textlstm export`: a version folder or a model base
+            (its latest version), run through its `serving_default`
+            signature with `tf.saved_model.load`, without Keras.
+        batch_size: Texts per model call.
+
+    Returns:
+        `(predict, class_names)`: `predict(texts)` gives the probabilities,
+        a float array `[len(texts), len(class_names)]`. Any string gets a
+        prediction: empty, very long, control characters, unpaired
+        surrogates (replaced by U+FFFD before encoding).
+    """
+    if (Path(path) / "model.keras").is_file():
+        from textlstm.model import load_text_classifier  # heavy: TensorFlow
+
+        run = read_run(path)
+        model = load_text_classifier(run.path)
+        num_classes = len(run.class_names)
+
+        def predict(texts):
+            parts = [np.zeros((0, num_classes), np.float32)]
+            for chunk in _chunks(texts, batch_size):
+                encoded = [text.encode("utf-8", errors="replace") for text in chunk]
+                batch = np.array(encoded, dtype=object)
+                parts.append(np.asarray(model.predict_on_batch(batch)))
+            return np.concatenate(parts)
+
+        return predict, list(run.class_names)
+    predictor = load_export_predictor(path, batch_size=batch_size)
+    _, class_names = predictor([])
+    return (lambda texts: predictor(list(texts))[0]), list(class_names)
+
+
 def predict_texts(
     path: str | os.PathLike, texts: Iterable[str], *, batch_size: int = 64
 ) -> Iterable[dict]:
@@ -187,10 +227,7 @@ def predict_texts(
     unpaired surrogates (replaced by U+FFFD before encoding).
 
     Args:
-        path: A run folder written by `textlstm fit` (its `model.keras`), or
-            an export of `textlstm export`: a version folder or a model base
-            (its latest version), run through its `serving_default`
-            signature with `tf.saved_model.load`, without Keras.
+        path: A run folder or an export, as `load_predictor` takes it.
         texts: The texts; consumed lazily, `batch_size` at a time.
         batch_size: Texts per model call.
 
@@ -198,26 +235,9 @@ def predict_texts(
         One dict per text: `text`, `label` (class name) and `probabilities`
         (class name -> probability).
     """
-    if (Path(path) / "model.keras").is_file():
-        from textlstm.model import load_text_classifier  # heavy: TensorFlow
-
-        run = read_run(path)
-        model = load_text_classifier(run.path)
-        class_names = list(run.class_names)
-
-        def probabilities_of(chunk):
-            encoded = [text.encode("utf-8", errors="replace") for text in chunk]
-            return np.asarray(model.predict_on_batch(np.array(encoded, dtype=object)))
-    else:
-        predictor = load_export_predictor(path, batch_size=batch_size)
-
-        def probabilities_of(chunk):
-            probabilities, _ = predictor(chunk)
-            return probabilities
-
-        _, class_names = predictor([])
+    predict, class_names = load_predictor(path, batch_size=batch_size)
     for chunk in _chunks(texts, batch_size):
-        for text, row in zip(chunk, probabilities_of(chunk)):
+        for text, row in zip(chunk, predict(chunk)):
             yield {
                 "text": text,
                 "label": class_names[int(row.argmax())],
