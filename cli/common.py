@@ -6,10 +6,12 @@ import functools
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
-from textlstm.errors import UserError
+from textlstm.errors import ExportError, UserError
+from textlstm.export import resolve_export
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -142,3 +144,25 @@ def refuse_used_run_dir(run_dir) -> None:
             f"{run_dir} exists and is not empty (add --resume to continue it)",
             param_hint="--run-dir",
         )
+
+
+def is_export(path: Path) -> bool:
+    """Whether `path` is an export (a version folder or a model base)."""
+    try:
+        resolve_export(path)
+    except ExportError:
+        return False
+    return True
+
+
+def require_model(path: Path, hint: str) -> bool:
+    """True for a run folder, False for an export; exit 2 for neither."""
+    if (path / "model.keras").is_file():
+        return True
+    if not is_export(path):
+        raise click.BadParameter(
+            f"{path} has no model.keras and no saved_model.pb (give a "
+            "finished run folder or an export of textlstm export)",
+            param_hint=hint,
+        )
+    return False

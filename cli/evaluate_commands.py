@@ -15,11 +15,11 @@ from textlstm.cli.common import (
     handle_errors,
     import_tensorflow_quietly,
     input_option,
+    is_export,
     read_texts,
+    require_model,
 )
 from textlstm.config import ConfigError, apply_overrides, load_config, validate_config
-from textlstm.errors import ExportError
-from textlstm.export import resolve_export
 
 # --------------------------------------------------------------------------- #
 # evaluate
@@ -88,7 +88,7 @@ def evaluate(run_dir, split, pair_files, config_name, overrides, batch_size, as_
     if pair_files:
         _evaluate_pairs(run_dir, pair_files, batch_size, as_json)
         return
-    if not (run_dir / "model.keras").is_file() and _is_export(run_dir):
+    if not (run_dir / "model.keras").is_file() and is_export(run_dir):
         raise BadInput(
             f"{run_dir} is an export: it can be evaluated on --pairs FILE; "
             "give its run folder to evaluate a split"
@@ -118,27 +118,6 @@ def evaluate(run_dir, split, pair_files, config_name, overrides, batch_size, as_
     render.metrics_tables(metrics)
 
 
-def _is_export(path: Path) -> bool:
-    try:
-        resolve_export(path)
-    except ExportError:
-        return False
-    return True
-
-
-def _require_model(path: Path, hint: str) -> bool:
-    """True for a run folder, False for an export; exit 2 for neither."""
-    if (path / "model.keras").is_file():
-        return True
-    if not _is_export(path):
-        raise click.BadParameter(
-            f"{path} has no model.keras and no saved_model.pb (give a "
-            "finished run folder or an export of textlstm export)",
-            param_hint=hint,
-        )
-    return False
-
-
 def _evaluate_pairs(run_dir: Path, pair_files, batch_size, as_json) -> None:
     """`evaluate --pairs`: check the files and the folder, score, print."""
     if len(pair_files) > 2:
@@ -149,7 +128,7 @@ def _evaluate_pairs(run_dir: Path, pair_files, batch_size, as_json) -> None:
     for file in pair_files:
         if not file.is_file():
             raise BadInput(f"--pairs {file}: no such file")
-    is_run = _require_model(run_dir, "RUN_DIR|EXPORT")
+    is_run = require_model(run_dir, "RUN_DIR|EXPORT")
     import_tensorflow_quietly()
     from textlstm.robustness.pairs import evaluate_pairs, save_pair_metrics
 
@@ -197,7 +176,7 @@ def predict(run_dir, texts, input_file, as_json, batch_size):
       textlstm predict exports/quickstart "i found this film dull ." --json
     """
     lines = read_texts(texts, input_file)
-    _require_model(run_dir, "RUN_DIR|EXPORT_DIR")
+    require_model(run_dir, "RUN_DIR|EXPORT_DIR")
 
     import_tensorflow_quietly()
     from textlstm.evaluation import predict_texts  # heavy: TensorFlow

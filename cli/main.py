@@ -20,6 +20,7 @@ import click
 
 from textlstm import __version__, runs
 from textlstm.cli import render
+from textlstm.cli.check_command import check
 from textlstm.cli.common import (
     CONTEXT_SETTINGS,
     config_option,
@@ -320,7 +321,7 @@ def main():
     cli(prog_name="textlstm")
 
 
-for _command in (evaluate, predict, explain, export, serve, pretrain):
+for _command in (evaluate, predict, check, explain, export, serve, pretrain):
     cli.add_command(_command)
 
 if __name__ == "__main__":

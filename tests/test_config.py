@@ -25,6 +25,7 @@ PRESETS = [
     "imdb_gru",
     "imdb_keras_lstm",
     "imdb_lm",
+    "imdb_robust",
     "quickstart",
     "text_classifier",
 ]

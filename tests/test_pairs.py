@@ -84,7 +84,10 @@ def test_two_row_aligned_files_pair_row_by_row(tmp_path):
         file.write('{"text": "not great", "label": "negative"}\n\n')
         file.write('{"text": "not awful", "label": 1}\n')
     pairs = read_pairs([originals, edits], NAMES)
-    assert (pairs.originals, pairs.edits) == (["great", "awful"], ["not great", "not awful"])
+    assert (pairs.originals, pairs.edits) == (
+        ["great", "awful"],
+        ["not great", "not awful"],
+    )
     assert pairs.original_labels.tolist() == [1, 0]
     assert pairs.edit_labels.tolist() == [0, 1]
     assert pairs.name == "o.csv + e.jsonl.gz"
@@ -92,7 +95,9 @@ def test_two_row_aligned_files_pair_row_by_row(tmp_path):
 
 def test_columns_can_be_named(tmp_path):
     path = write(tmp_path / "p.csv", "y,x,g\npos,good,a\nneg,bad,a\n")
-    pairs = read_pairs([path], NAMES, text_column="x", label_column="y", pair_column="g")
+    pairs = read_pairs(
+        [path], NAMES, text_column="x", label_column="y", pair_column="g"
+    )
     assert (pairs.originals, pairs.edits) == (["good"], ["bad"])
 
 
@@ -307,3 +312,105 @@ def test_the_shared_dev_pairs_are_read_as_245_pairs():
     assert len(pairs) == 245
     assert sorted(np.bincount(pairs.original_labels).tolist()) == [122, 123]
     assert (pairs.original_labels != pairs.edit_labels).all()
+
+
+# --------------------------------------------------------------------------- #
+# Pairs and counterfactuals as training data
+
+
+def tiny_bundle(class_names=("neg", "pos")):
+    import tensorflow as tf
+
+    from textlstm.data import DatasetBundle
+
+    def split(texts, labels):
+        return tf.data.Dataset.from_tensor_slices(
+            (texts, tf.constant(labels, tf.int64))
+        )
+
+    texts = ["a good film", "a bad film", "good acting", "bad acting"] * 5
+    labels = [1, 0, 1, 0] * 5
+    return DatasetBundle(
+        train=split(texts, labels),
+        validation=split(["ok"], [1]),
+        test=split(["fine"], [0]),
+        class_names=list(class_names),
+        fingerprint="f" * 16,
+    )
+
+
+def test_pairs_are_added_to_train_repeat_times(paired_tsv):
+    from textlstm.robustness.augment import augment_training
+
+    bundle = tiny_bundle()
+    data = {"pairs": str(paired_tsv), "pairs_repeat": 2, "counterfactuals": 0.0}
+    augmented, report = augment_training(bundle, data)
+    rows = [(t.decode(), int(y)) for t, y in augmented.train.as_numpy_iterator()]
+    assert len(rows) == 20 + 2 * 6
+    added = rows[20:]
+    texts = [
+        "a fine film",
+        "not good",
+        "loved it",
+        "a dull film",
+        "not bad",
+        "hated it",
+    ]
+    assert added == list(zip(texts, [1, 0, 1, 0, 1, 0])) * 2
+    assert augmented.validation is bundle.validation
+    assert augmented.test is bundle.test
+    assert augmented.fingerprint != bundle.fingerprint
+    assert report["pairs"]["pairs"] == 3
+    assert report["pairs"]["texts"] == 12
+    assert report["added"] == 12
+    assert report["pairs"]["message"] == (
+        "Adding 3 counterfactual pairs x 2: 12 training texts (pairs.tsv)"
+    )
+    again, _ = augment_training(bundle, {**data, "pairs_repeat": 3})
+    assert again.fingerprint not in (bundle.fingerprint, augmented.fingerprint)
+
+
+def test_nothing_asked_changes_nothing():
+    from textlstm.robustness.augment import augment_training
+
+    bundle = tiny_bundle()
+    augmented, report = augment_training(bundle, {"pairs": None, "counterfactuals": 0})
+    assert (augmented, report) == (bundle, None)
+
+
+def test_counterfactuals_are_made_from_train_and_relabelled():
+    import tensorflow as tf
+
+    from textlstm.robustness.augment import augment_training
+
+    nouns = "film plot cast music ending script score pacing story dialogue".split()
+    texts = [f"a {word} {noun} ." for word in ("great", "terrible") for noun in nouns]
+    labels = [1] * 10 + [0] * 10
+    bundle = tiny_bundle()
+    bundle.train = tf.data.Dataset.from_tensor_slices(
+        (texts * 3, tf.constant(labels * 3, tf.int64))
+    )
+    augmented, report = augment_training(bundle, {"counterfactuals": 0.5}, seed=3)
+    rows = [(t.decode(), int(y)) for t, y in augmented.train.as_numpy_iterator()]
+    made = report["counterfactuals"]
+    assert (made["texts"], made["tried"], made["kept"]) == (60, 30, 30)
+    assert made["lexicon"] == {"neg": ["terrible"], "pos": ["great"]}
+    assert len(rows) == 60 + 30 == 60 + report["added"]
+    # Each edit swaps the word that carries the label, and flips the label.
+    swap = {"great": "terrible", "terrible": "great"}
+    made_from = {
+        " ".join(swap.get(w, w) for w in text.split()): 1 - label
+        for text, label in zip(texts, labels)
+    }
+    assert all(made_from[text] == label for text, label in rows[60:])
+
+
+def test_counterfactuals_need_two_classes():
+    from textlstm.robustness.augment import augment_training
+
+    with pytest.raises(DataError) as caught:
+        augment_training(tiny_bundle(("a", "b", "c")), {"counterfactuals": 0.5})
+    assert str(caught.value) == (
+        "data.counterfactuals: automatic counterfactuals need two classes, the "
+        "dataset has 3 (a, b, c)"
+    )

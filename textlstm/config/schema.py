@@ -115,6 +115,38 @@ SCHEMA: dict[str, dict[str, Option]] = {
             minimum=0.0,
             maximum=0.9,
         ),
+        "pairs": _O(
+            str,
+            None,
+            "Counterfactual pairs added to the training split: a CSV/TSV/JSONL "
+            "file paired by an id column, as evaluate --pairs reads it.",
+            nullable=True,
+            path=True,
+        ),
+        "pair_edits": _O(
+            str,
+            None,
+            "The edits, row by row with data.pairs (which then holds the "
+            "originals); null: data.pairs is paired by an id column.",
+            nullable=True,
+            path=True,
+        ),
+        "pairs_repeat": _O(
+            int,
+            1,
+            "How many times the pairs' texts are added to the training split "
+            "(their weight against it).",
+            minimum=1,
+        ),
+        "counterfactuals": _O(
+            float,
+            0.0,
+            "Share of the training texts to make automatic counterfactuals "
+            "from (the words that carry the label flipped, relabelled; two "
+            "classes); 0: off.",
+            minimum=0.0,
+            maximum=1.0,
+        ),
         "size": _O(int, 5000, "Training reviews (synthetic only).", minimum=1),
         "test_size": _O(int, 1000, "Test reviews (synthetic only).", minimum=1),
         "distance": _O(
@@ -354,6 +386,20 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "norm in the direction that raises the loss most; 0: off.",
             minimum=0.0,
             maximum=1.0,
+        ),
+        "pair_loss": _O(
+            float,
+            0.0,
+            "Weight of the pairwise term (data.pairs): each step also takes a "
+            "batch of pairs and pays -log sigmoid of how far the edit moved "
+            "the log-odds towards its label; 0: off.",
+            minimum=0.0,
+        ),
+        "pair_batch_size": _O(
+            int,
+            8,
+            "Pairs per training step for train.pair_loss.",
+            minimum=1,
         ),
         "jit_compile": _O(
             bool,

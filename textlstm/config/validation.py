@@ -145,6 +145,10 @@ def _data_rules(data: Mapping) -> None:
             f"data.min_distance: {data['min_distance']} is more than "
             f"2 * data.distance = {2 * data['distance']}"
         )
+    if data["pair_edits"] and not data["pairs"]:
+        raise ConfigError(
+            "data.pair_edits: needs data.pairs (the originals, row by row)"
+        )
     needs = {"directory": "path", "csv": "train", "tsv": "train", "jsonl": "train"}
     key = needs.get(data["source"])
     if key and not data[key]:
@@ -154,12 +158,17 @@ def _data_rules(data: Mapping) -> None:
 
 
 def _train_rules(train: Mapping) -> None:
-    for key in ("adversarial", "gradual_unfreezing"):
+    for key in ("adversarial", "gradual_unfreezing", "pair_loss"):
         if train[key] and train["strategy"] != "default":
             raise ConfigError(
                 f"train.{key}: needs train.strategy default (one device), "
                 f"not {train['strategy']!r}"
             )
+    if train["pair_loss"] and train["adversarial"]:
+        raise ConfigError(
+            "train.pair_loss: cannot be combined with train.adversarial "
+            "(each replaces the training step)"
+        )
 
 
 _RULES = {"model": _model_rules, "data": _data_rules, "train": _train_rules}

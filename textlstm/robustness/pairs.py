@@ -40,10 +40,10 @@ Example:
 from __future__ import annotations
 
 import csv
-import re
 import io
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path

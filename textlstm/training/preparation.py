@@ -21,6 +21,7 @@ from textlstm import text
 from textlstm.config import explicit_values
 from textlstm.model import embeddings
 from textlstm.model.transfer import pretrained_vectorizer
+from textlstm.robustness.augment import augment_training
 from textlstm.text.sizing import resolve_text_sizes
 
 __all__ = ["PreparedData", "prepare_data"]
@@ -41,6 +42,8 @@ class PreparedData:
         sizing: What each `auto` size chose, and why.
         static: Static batch shapes for XLA and TPUs: no bucketing, and the
             last partial training batch dropped.
+        reading: What `data.pairs` and `data.counterfactuals` added to the
+            training split (`textlstm.robustness.augment`), or None.
     """
 
     bundle: data_lib.DatasetBundle
@@ -52,6 +55,7 @@ class PreparedData:
     pretrained: embeddings.PretrainedEmbeddings | None = None
     sizing: dict = dataclasses.field(default_factory=dict)
     static: bool = False
+    reading: dict | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -95,6 +99,9 @@ def prepare_data(
     bundle = data_lib.load_dataset(
         explicit_values(config, "data"), seed=config["train"]["seed"]
     )
+    bundle, reading = augment_training(
+        bundle, config["data"], seed=config["train"]["seed"], log=log
+    )
     train_texts = bundle.train.map(lambda text_, label: text_)
     text_section, sizing = resolve_text_sizes(config["text"], train_texts)
     for key, report in sizing.items():
@@ -114,6 +121,7 @@ def prepare_data(
         bucketing=text_section["bucketing"],
         pretrained=embeddings.embeddings_for_config(resolved, vectorizer, log=log),
         sizing=sizing,
+        reading=reading,
     )
 
 

@@ -56,7 +56,7 @@ from textlstm.runs import (
     write_text,
 )
 from textlstm.text.batching import count_examples
-from textlstm.training import adversarial, distributed, unfreezing
+from textlstm.training import adversarial, distributed, pairing, unfreezing
 from textlstm.training.checkpoints import (
     LoopState,
     checkpoint_variables,
@@ -293,6 +293,7 @@ def _start_run(
         embeddings=data.pretrained and data.pretrained.summary(),
         standardizer_version=data.vectorizer.standardizer_version,
         text_sizing=data.sizing or None,
+        reading_data=data.reading,
         device=environment["device"],
         environment=environment,
     )
@@ -322,6 +323,8 @@ def _build_model(session: _Session, data: PreparedData, record: RunRecord, strat
         model.optimizer.build(model.trainable_variables)
         if train["adversarial"]:
             adversarial.install(model, train["adversarial"])
+        if train["pair_loss"]:
+            pairing.install(model, train["pair_loss"])
     loop = LoopState()
     if session.resume:
         restored = restore_checkpoint(session.checkpoints, model)
@@ -355,6 +358,7 @@ def _train(
     if session.verbose:
         callbacks.append(EpochProgress(train["epochs"]))
     validation = data.batches(data.bundle.validation, seed=train["seed"])
+    pairs = pairing.pairs_for_training(session.config, data)
     started = time.perf_counter()
     while loop.epoch < train["epochs"] and not loop.stopped_early:
         epoch_started = time.perf_counter()
@@ -371,10 +375,11 @@ def _train(
             # Each epoch is a fresh dataset of unknown length; Keras warns
             # when it ends, which is exactly what should happen.
             warnings.filterwarnings("ignore", message="Your input ran out of data")
+            batches = data.batches(
+                data.bundle.train, shuffle=True, seed=train["seed"] + loop.epoch
+            )
             history = model.fit(
-                data.batches(
-                    data.bundle.train, shuffle=True, seed=train["seed"] + loop.epoch
-                ),
+                batches if pairs is None else pairing.with_pairs(batches, pairs),
                 validation_data=validation,
                 initial_epoch=loop.epoch,
                 epochs=loop.epoch + 1,

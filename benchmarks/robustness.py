@@ -1,0 +1,241 @@
+"""Do the IMDB models read? Test accuracy, counterfactual dev pairs, checks.
+
+For each variant (a preset plus the levers of issue 31: human pairs,
+automatic counterfactuals, ...) this trains the model on IMDB's training
+split (or reuses a finished run folder), and records in
+`benchmarks/results/robustness.json`:
+
+- accuracy on IMDB's 25,000 test reviews (`metrics.json` of the run);
+- on the shared *dev* counterfactual pairs (Kaushik et al.'s 245 CAD dev
+  pairs and Gardner et al.'s 100 contrast-set dev pairs): accuracy on the
+  originals, on the edits, consistency and flips (`evaluate --pairs`);
+- `textlstm check`'s failure rate per capability (movie wording).
+
+The `tfidf` variant is a word+bigram tf-idf logistic regression (the
+baseline of the issue), with the CAD training pairs weighted x5 in
+`tfidf+pairs`; it needs scikit-learn (`pip install -e ".[bench]"`).
+
+Only dev files are read: the held-out test pairs are never touched.
+
+Usage:
+
+    python benchmarks/robustness.py imdb_bilstm imdb_bilstm+pairs
+    python benchmarks/robustness.py imdb_bilstm --run runs/imdb_bilstm-2026...
+    python benchmarks/robustness.py --list
+
+The data folder is `TFDS_DATA_DIR`, else `../shared/data/tfds`; the pairs
+are read from `../shared/data/imdb_counterfactual`. Without them the script
+stops with a message (exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "robustness.json"
+SHARED = ROOT.parent / "shared" / "data"
+PAIRS = SHARED / "imdb_counterfactual"
+CAD_TRAIN = PAIRS / "cad_train_paired.tsv"
+DEV_SETS = {
+    "cad_dev": [PAIRS / "cad_dev_paired.tsv"],
+    "contrast_dev": [
+        PAIRS / "contrast_dev_original.tsv",
+        PAIRS / "contrast_dev_contrast.tsv",
+    ],
+}
+
+#: name -> (preset, overrides). Keep the names stable: the docs' table and
+#: results/robustness.json are keyed by them.
+VARIANTS = {
+    "imdb_bilstm": ("imdb_bilstm", []),
+    "imdb_bilstm+pairs": (
+        "imdb_bilstm",
+        [f"data.pairs={CAD_TRAIN}", "data.pairs_repeat=5"],
+    ),
+    "imdb_bilstm+counterfactuals": ("imdb_bilstm", ["data.counterfactuals=0.5"]),
+    "imdb_bilstm+pairs+counterfactuals": (
+        "imdb_bilstm",
+        [f"data.pairs={CAD_TRAIN}", "data.pairs_repeat=5", "data.counterfactuals=0.5"],
+    ),
+    "imdb_robust": ("imdb_robust", []),
+    "imdb_robust-pairs": ("imdb_robust", ["data.pairs=null"]),
+}
+BASELINES = ("tfidf", "tfidf+pairs")
+
+
+def tfds_dir() -> Path:
+    """The tfds folder holding imdb_reviews, or exit 2 with how to get one."""
+    chosen = Path(os.environ.get("TFDS_DATA_DIR") or SHARED / "tfds")
+    if not (chosen / "imdb_reviews" / "plain_text" / "1.0.0").is_dir():
+        sys.exit(
+            f"error: no prepared imdb_reviews in {chosen} (nothing is downloaded); "
+            "set TFDS_DATA_DIR to a folder holding imdb_reviews/plain_text/1.0.0"
+        )
+    return chosen
+
+
+def train_variant(name: str, run_dir: str | None, root: str | None) -> Path:
+    """Train the variant's model into `root/NAME` (or take `run_dir`)."""
+    if run_dir:
+        return Path(run_dir)
+    from textlstm.config import load_config
+    from textlstm.training import fit
+
+    preset, overrides = VARIANTS[name]
+    config = load_config(preset, [f"data.data_dir={tfds_dir()}", *overrides])
+    parent = Path(root) if root else Path(tempfile.mkdtemp(prefix="robustness-"))
+    folder = parent / name.replace("+", "_")
+    if (folder / "model.keras").is_file():
+        print(f"{folder}: finished, scoring it")
+        return folder
+    fit(config, folder, verbose=2, log=print, resume=folder.exists())
+    return folder
+
+
+def score_model(run_dir: Path) -> dict:
+    """IMDB test accuracy (the run's), dev pairs and check failure rates."""
+    from textlstm.robustness.behaviour import check_model
+    from textlstm.robustness.pairs import evaluate_pairs
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    entry = {"imdb_test_accuracy": metrics["accuracy"], "pairs": {}}
+    for set_name, files in DEV_SETS.items():
+        scored = evaluate_pairs(run_dir, files, batch_size=64)
+        entry["pairs"][set_name] = _pair_summary(scored)
+    try:
+        entry["check"] = _check_summary(check_model(run_dir).to_dict())
+    except Exception as error:  # noqa: BLE001 - the pairs still count
+        print(f"check failed: {error!r}", file=sys.stderr)
+    run = json.loads((run_dir / "run.json").read_text())
+    entry["wall_time_s"] = run.get("wall_time_s")
+    entry["reading_data"] = {
+        key: {
+            k: v for k, v in value.items() if k in ("pairs", "repeat", "kept", "tried")
+        }
+        for key, value in (run.get("reading_data") or {}).items()
+        if isinstance(value, dict)
+    }
+    entry["run_dir"] = str(run_dir)
+    return entry
+
+
+def _pair_summary(scored: dict) -> dict:
+    keys = ("num_pairs", "original_accuracy", "edited_accuracy", "consistency")
+    return {key: scored[key] for key in (*keys, "flip_rate", "mean_shift")}
+
+
+def _check_summary(report: dict) -> dict:
+    """Failure rate per capability (all its tests' cases together)."""
+    return {
+        name: round(values["failure_rate"], 4)
+        for name, values in report["capabilities"].items()
+    }
+
+
+# --------------------------------------------------------------------------- #
+# The tf-idf baseline
+
+
+def _imdb_csv(split: str) -> tuple[list[str], list[int]]:
+    with gzip.open(SHARED / "imdb" / f"{split}.csv.gz", "rt", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return [row["text"] for row in rows], [int(row["label"]) for row in rows]
+
+
+def score_tfidf(with_pairs: bool) -> dict:
+    """Word+bigram tf-idf logistic regression, trained on IMDB train (plus
+    the CAD training pairs x5), scored like the models."""
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+    except ImportError:
+        sys.exit(
+            "error: the tf-idf baseline needs scikit-learn: pip install -e '.[bench]'"
+        )
+    import numpy as np
+
+    from textlstm.robustness.pairs import pair_metrics, read_pairs
+
+    texts, labels = _imdb_csv("train")
+    weights = [1.0] * len(texts)
+    if with_pairs:
+        pairs = read_pairs([CAD_TRAIN], ["neg", "pos"])
+        texts += pairs.originals + pairs.edits
+        labels += pairs.original_labels.tolist() + pairs.edit_labels.tolist()
+        weights += [5.0] * (2 * len(pairs))
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    model = LogisticRegression(C=4.0, max_iter=2000)
+    model.fit(vectorizer.fit_transform(texts), labels, sample_weight=weights)
+    test_texts, test_labels = _imdb_csv("test")
+    predicted = model.predict(vectorizer.transform(test_texts))
+    entry = {"imdb_test_accuracy": round(float(np.mean(predicted == test_labels)), 6)}
+    entry["pairs"] = {}
+    for set_name, files in DEV_SETS.items():
+        pairs = read_pairs(files, ["neg", "pos"])
+        scored = pair_metrics(
+            pairs,
+            model.predict_proba(vectorizer.transform(pairs.originals)),
+            model.predict_proba(vectorizer.transform(pairs.edits)),
+        )
+        entry["pairs"][set_name] = _pair_summary({**scored})
+    return entry
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="*", metavar="VARIANT")
+    parser.add_argument("--run", help="score this finished run folder (one variant)")
+    parser.add_argument(
+        "--runs-root", help="train into ROOT/NAME, reusing finished runs there"
+    )
+    parser.add_argument("--list", action="store_true", help="list the variants")
+    parser.add_argument("--no-record", action="store_true", help="don't write JSON")
+    args = parser.parse_args(argv)
+    if args.list or not args.variants:
+        print("\n".join([*VARIANTS, *BASELINES]))
+        return
+    unknown = [v for v in args.variants if v not in VARIANTS and v not in BASELINES]
+    if unknown:
+        parser.error(f"unknown variant(s): {', '.join(unknown)} (see --list)")
+    if args.run and len(args.variants) != 1:
+        parser.error("--run scores one variant")
+    if not CAD_TRAIN.is_file():
+        sys.exit(f"error: {PAIRS} is absent (the shared counterfactual pairs)")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for name in args.variants:
+        started = time.perf_counter()
+        if name in BASELINES:
+            entry = score_tfidf(with_pairs=name == "tfidf+pairs")
+        else:
+            entry = score_model(train_variant(name, args.run, args.runs_root))
+            entry["overrides"] = VARIANTS[name][1]
+        entry.update(
+            seconds=round(time.perf_counter() - started, 1),
+            machine=f"{platform.machine()}, {os.cpu_count()} CPUs",
+            date=time.strftime("%Y-%m-%d"),
+        )
+        print(json.dumps({name: entry}, indent=1))
+        if not args.no_record:
+            _record(name, entry)
+
+
+def _record(name: str, entry: dict) -> None:
+    from textlstm.runs.atomic import write_json
+
+    recorded = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    recorded[name] = entry
+    write_json(RESULTS, recorded)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""Training data that teaches reading: pairs and counterfactuals added to train.
+
+`augment_training(bundle, data_config)` returns the dataset with more
+training texts, and what it added, for `run.json`:
+
+- `data.pairs` (and `data.pair_edits`): human counterfactual pairs, both
+  texts of each pair, `data.pairs_repeat` times (Kaushik et al. 2020: a
+  model trained on both sides of minimal edits learns the words that
+  changed, not the review it recognises);
+- `data.counterfactuals: RATE`: that share of the training texts edited
+  automatically (`counterfactuals.make_counterfactuals`, with a polarity
+  lexicon learned from the training split) and relabelled, for datasets
+  that have no human pairs (Wang & Culotta 2021).
+
+Only the training split changes; validation and test stay as the source
+gives them. The bundle's fingerprint covers what was added, so a resumed
+run refuses changed pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from textlstm.data import DatasetBundle
+from textlstm.errors import DataError
+from textlstm.robustness.counterfactuals import (
+    PolarityLexicon,
+    make_counterfactuals,
+    summarize_counterfactuals,
+)
+from textlstm.robustness.pairs import read_pairs
+
+__all__ = ["augment_training"]
+
+#: Counterfactual examples shown in run.json, for a reader to judge them.
+EXAMPLES_KEPT = 5
+
+
+def augment_training(
+    bundle: DatasetBundle,
+    data: Mapping,
+    *,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> tuple[DatasetBundle, dict | None]:
+    """Add pairs and automatic counterfactuals to the training split.
+
+    Args:
+        bundle: The dataset as the source gives it.
+        data: The resolved `data` config section (`pairs`, `pair_edits`,
+            `pairs_repeat`, `counterfactuals`).
+        seed: Seed of the counterfactuals' draw.
+        log: Called with one-line progress messages.
+
+    Returns:
+        `(bundle, report)`: the bundle with the texts added at the end of
+        its training split (training shuffles) and a new fingerprint, and
+        a JSON-ready report of what was added (None when nothing was).
+
+    Raises:
+        textlstm.errors.DataError: a pair file is bad, or counterfactuals
+            are asked of a dataset that has not two classes.
+    """
+    log = log or (lambda message: None)
+    texts: list[str] = []
+    labels: list[int] = []
+    report: dict = {}
+    if data.get("pairs"):
+        added, report["pairs"] = _pairs(bundle, data)
+        texts += added[0]
+        labels += added[1]
+        log(report["pairs"]["message"])
+    if data.get("counterfactuals"):
+        made, report["counterfactuals"] = _counterfactuals(
+            bundle, data["counterfactuals"], seed
+        )
+        texts += [item.text for item in made]
+        labels += [int(item.label) for item in made]
+        log(report["counterfactuals"]["message"])
+    if not report:
+        return bundle, None
+    extra = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(texts, tf.string, [len(texts)]), tf.constant(labels, tf.int64))
+    )
+    digest = hashlib.sha256(bundle.fingerprint.encode())
+    digest.update(repr(sorted(_fingerprinted(report).items())).encode())
+    augmented = DatasetBundle(
+        train=bundle.train.concatenate(extra),
+        validation=bundle.validation,
+        test=bundle.test,
+        class_names=bundle.class_names,
+        fingerprint=digest.hexdigest()[:16],
+    )
+    report["added"] = len(texts)
+    return augmented, report
+
+
+def _pairs(bundle: DatasetBundle, data: Mapping) -> tuple[tuple[list, list], dict]:
+    files = [data["pairs"]] + ([data["pair_edits"]] if data.get("pair_edits") else [])
+    pairs = read_pairs(files, bundle.class_names)
+    repeat = int(data.get("pairs_repeat", 1))
+    texts = (pairs.originals + pairs.edits) * repeat
+    labels = np.concatenate([pairs.original_labels, pairs.edit_labels])
+    sha = hashlib.sha256()
+    for file in files:
+        with open(file, "rb") as handle:
+            sha.update(handle.read())
+    times = f" x {repeat}" if repeat > 1 else ""
+    report = {
+        "files": [str(file) for file in files],
+        "sha256": sha.hexdigest(),
+        "pairs": len(pairs),
+        "repeat": repeat,
+        "texts": len(texts),
+        "message": f"Adding {len(pairs):,} counterfactual pairs{times}: "
+        f"{len(texts):,} training texts ({pairs.name})",
+    }
+    return (texts, np.tile(labels, repeat).tolist()), report
+
+
+def _counterfactuals(bundle: DatasetBundle, rate: float, seed: int):
+    if len(bundle.class_names) != 2:
+        raise DataError(
+            f"data.counterfactuals: automatic counterfactuals need two classes, "
+            f"the dataset has {len(bundle.class_names)} "
+            f"({', '.join(bundle.class_names)})"
+        )
+    texts, labels = [], []
+    for text, label in bundle.train.as_numpy_iterator():
+        texts.append(text.decode("utf-8", errors="replace"))
+        labels.append(int(label))
+    lexicon = PolarityLexicon.fit(texts, labels, positive=1)
+    made = make_counterfactuals(texts, labels, lexicon, rate=rate, seed=seed)
+    summary = summarize_counterfactuals(made, len(texts), rate=rate)
+    summary["message"] = f"Counterfactuals: {summary['message']}"
+    summary.update(rate=rate, seed=seed)
+    summary["lexicon"] = {
+        name: lexicon.words_for(label)[:20]
+        for name, label in zip(bundle.class_names, (0, 1))
+    }
+    summary["examples"] = [
+        {"edits": [list(edit) for edit in item.edits], "label": int(item.label)}
+        for item in made[:EXAMPLES_KEPT]
+    ]
+    return made, summary
+
+
+def _fingerprinted(report: dict) -> dict:
+    """What changes the training data: files' digests, counts, rates."""
+    pairs = report.get("pairs") or {}
+    made = report.get("counterfactuals") or {}
+    return {
+        "pairs": pairs.get("sha256"),
+        "repeat": pairs.get("repeat"),
+        "counterfactuals": made.get("rate"),
+        "seed": made.get("seed"),
+    }
