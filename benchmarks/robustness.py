@@ -199,8 +199,23 @@ def main(argv=None) -> None:
         "--runs-root", help="train into ROOT/NAME, reusing finished runs there"
     )
     parser.add_argument("--list", action="store_true", help="list the variants")
+    parser.add_argument(
+        "--table", action="store_true", help="print the recorded results as Markdown"
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="explain one dev pair with each variant's run (--runs-root): PNGs "
+        "in benchmarks/results and the rank of the edited words",
+    )
     parser.add_argument("--no-record", action="store_true", help="don't write JSON")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(RESULTS.read_text())))
+        return
+    if args.explain:
+        explain_pair(args.variants, Path(args.runs_root or "."))
+        return
     if args.list or not args.variants:
         print("\n".join([*VARIANTS, *BASELINES]))
         return
@@ -227,6 +242,82 @@ def main(argv=None) -> None:
         print(json.dumps({name: entry}, indent=1))
         if not args.no_record:
             _record(name, entry)
+
+
+def explain_pair(variants: list[str], root: Path) -> None:
+    """Explain the shortest CAD dev pair with each variant's run: the two
+    PNGs per variant go to benchmarks/results, and how the edited tokens rank
+    by |attribution| among the edit's tokens to results/robustness.json."""
+    import difflib
+    import shutil
+
+    from textlstm.explain import explain_run
+    from textlstm.robustness.pairs import read_pairs
+
+    pairs = read_pairs(DEV_SETS["cad_dev"], ["neg", "pos"])
+    i = min(range(len(pairs)), key=lambda k: len(pairs.originals[k]))
+    texts = [pairs.originals[i], pairs.edits[i]]
+    recorded = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for name in variants:
+        folder = Path(tempfile.mkdtemp(prefix="explain-"))
+        result = explain_run(root / name.replace("+", "_"), texts, folder)
+        for side, number in (("original", 1), ("edit", 2)):
+            shutil.copy(
+                folder / f"text-{number:03d}.png",
+                RESULTS / f"robustness_{name.replace('+', '_')}_{side}.png",
+            )
+        original, edit = result.explanations
+        changed = {
+            j
+            for tag, _, _, j1, j2 in difflib.SequenceMatcher(
+                None, original.tokens, edit.tokens
+            ).get_opcodes()
+            if tag != "equal"
+            for j in range(j1, j2)
+        }
+        order = sorted(
+            range(len(edit.tokens)), key=lambda j: -abs(edit.attributions[j])
+        )
+        entry = {
+            "pair": pairs.where[i],
+            "original": {"text": texts[0], "probabilities": original.probabilities},
+            "edit": {"text": texts[1], "probabilities": edit.probabilities},
+            "edited_tokens": [edit.tokens[j] for j in sorted(changed)],
+            "top_tokens": [edit.tokens[j] for j in order[:5]],
+            "edited_ranks": sorted(order.index(j) + 1 for j in changed),
+        }
+        print(json.dumps({name: entry}, indent=1))
+        recorded.setdefault(name, {})["explained_pair"] = entry
+    from textlstm.runs.atomic import write_json
+
+    write_json(RESULTS, recorded)
+
+
+def markdown_table(recorded: dict) -> str:
+    """The docs' tables: accuracy and pairs, then check failure rates."""
+    lines = [
+        "| variant | IMDB test | CAD dev: originals | edits | consistency "
+        "| contrast dev: originals | edits | consistency |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, entry in recorded.items():
+        cells = [f"{100 * entry['imdb_test_accuracy']:.1f}"]
+        for set_name in DEV_SETS:
+            scored = entry["pairs"][set_name]
+            cells += [
+                f"{100 * scored[key]:.1f}"
+                for key in ("original_accuracy", "edited_accuracy", "consistency")
+            ]
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    checked = {name: e["check"] for name, e in recorded.items() if e.get("check")}
+    if checked:
+        capabilities = list(next(iter(checked.values())))
+        lines += ["", "| variant | " + " | ".join(capabilities) + " |"]
+        lines.append("| --- |" + " ---: |" * len(capabilities))
+        for name, rates in checked.items():
+            cells = [f"{100 * rates[c]:.1f}%" for c in capabilities]
+            lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _record(name: str, entry: dict) -> None:
