@@ -101,7 +101,7 @@ def augment_training(
 
 def _pairs(bundle: DatasetBundle, data: Mapping) -> tuple[tuple[list, list], dict]:
     files = [data["pairs"]] + ([data["pair_edits"]] if data.get("pair_edits") else [])
-    pairs = read_pairs(files, bundle.class_names)
+    pairs = read_pairs(files, bundle.class_names, key="data.pairs")
     repeat = int(data.get("pairs_repeat", 1))
     texts = (pairs.originals + pairs.edits) * repeat
     labels = np.concatenate([pairs.original_labels, pairs.edit_labels])

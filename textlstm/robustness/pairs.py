@@ -162,6 +162,7 @@ def read_pairs(
     text_column: str | None = None,
     label_column: str | None = None,
     pair_column: str | None = None,
+    key: str = "--pairs",
 ) -> PairSet:
     """Read pairs from one id-paired file or two row-aligned files.
 
@@ -173,6 +174,7 @@ def read_pairs(
         text_column: The text column; default: found by name.
         label_column: The label column; default: found by name.
         pair_column: The id column of a one-file set; default: found by name.
+        key: What named the files, for messages (`--pairs`, `data.pairs`).
 
     Returns:
         A `PairSet` named after the file(s).
@@ -188,7 +190,7 @@ def read_pairs(
             f"pairs come in one file paired by an id column or two row-aligned "
             f"files, got {len(paths)} files"
         )
-    columns = (text_column, label_column)
+    columns = (text_column, label_column, key)
     if len(paths) == 1:
         rows = _read_rows(paths[0], *columns, pair_column=pair_column or "")
         originals, edits = _pair_by_id(rows, paths[0])
@@ -244,10 +246,14 @@ def _pair_by_id(rows: list[_Row], path: Path) -> tuple[list[_Row], list[_Row]]:
 
 
 def _read_rows(
-    path: Path, text_column: str | None, label_column: str | None, pair_column=None
+    path: Path,
+    text_column: str | None,
+    label_column: str | None,
+    key: str,
+    pair_column=None,
 ) -> list[_Row]:
     """Rows of a pair file; `pair_column=""` finds the id column by name."""
-    text = decode(read_bytes(path, "--pairs"), path)
+    text = decode(read_bytes(path, key), path)
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     fmt = suffixes[-1].lstrip(".") if suffixes else ""
     if fmt == "jsonl":

@@ -171,7 +171,7 @@ def pairs_for_training(config, data) -> tf.data.Dataset | None:
     if not train["pair_loss"]:
         return None
     files = [section["pairs"]] + [section["pair_edits"]] * bool(section["pair_edits"])
-    pairs = read_pairs(files, data.class_names)
+    pairs = read_pairs(files, data.class_names, key="data.pairs")
     return pair_batches(
         pairs, data.vectorizer, train["pair_batch_size"], seed=train["seed"]
     )
