@@ -137,8 +137,8 @@ def _pair_summary(scored: dict) -> dict:
 def _check_summary(report: dict) -> dict:
     """Failure rate per capability (all its tests' cases together)."""
     return {
-        name: round(values["failure_rate"], 4)
-        for name, values in report["capabilities"].items()
+        values["name"]: round(values["failure_rate"], 4)
+        for values in report["capabilities"]
     }
 
 
