@@ -344,7 +344,7 @@ def test_pairs_are_added_to_train_repeat_times(paired_tsv):
 
     bundle = tiny_bundle()
     data = {"pairs": str(paired_tsv), "pairs_repeat": 2, "counterfactuals": 0.0}
-    augmented, report = augment_training(bundle, data)
+    augmented, report, pairs = augment_training(bundle, data)
     rows = [(t.decode(), int(y)) for t, y in augmented.train.as_numpy_iterator()]
     assert len(rows) == 20 + 2 * 6
     added = rows[20:]
@@ -357,6 +357,7 @@ def test_pairs_are_added_to_train_repeat_times(paired_tsv):
         "hated it",
     ]
     assert added == list(zip(texts, [1, 0, 1, 0, 1, 0])) * 2
+    assert (pairs.originals, pairs.edits) == (texts[:3], texts[3:])
     assert augmented.validation is bundle.validation
     assert augmented.test is bundle.test
     assert augmented.fingerprint != bundle.fingerprint
@@ -366,7 +367,7 @@ def test_pairs_are_added_to_train_repeat_times(paired_tsv):
     assert report["pairs"]["message"] == (
         "Adding 3 counterfactual pairs x 2: 12 training texts (pairs.tsv)"
     )
-    again, _ = augment_training(bundle, {**data, "pairs_repeat": 3})
+    again, *_ = augment_training(bundle, {**data, "pairs_repeat": 3})
     assert again.fingerprint not in (bundle.fingerprint, augmented.fingerprint)
 
 
@@ -374,8 +375,10 @@ def test_nothing_asked_changes_nothing():
     from textlstm.robustness.augment import augment_training
 
     bundle = tiny_bundle()
-    augmented, report = augment_training(bundle, {"pairs": None, "counterfactuals": 0})
-    assert (augmented, report) == (bundle, None)
+    augmented, report, pairs = augment_training(
+        bundle, {"pairs": None, "counterfactuals": 0}
+    )
+    assert (augmented, report, pairs) == (bundle, None, None)
 
 
 def test_counterfactuals_are_made_from_train_and_relabelled():
@@ -390,7 +393,9 @@ def test_counterfactuals_are_made_from_train_and_relabelled():
     bundle.train = tf.data.Dataset.from_tensor_slices(
         (texts * 3, tf.constant(labels * 3, tf.int64))
     )
-    augmented, report = augment_training(bundle, {"counterfactuals": 0.5}, seed=3)
+    augmented, report, pairs = augment_training(
+        bundle, {"counterfactuals": 0.5}, seed=3
+    )
     rows = [(t.decode(), int(y)) for t, y in augmented.train.as_numpy_iterator()]
     made = report["counterfactuals"]
     assert (made["texts"], made["tried"], made["kept"]) == (60, 30, 30)
@@ -403,6 +408,13 @@ def test_counterfactuals_are_made_from_train_and_relabelled():
         for text, label in zip(texts, labels)
     }
     assert all(made_from[text] == label for text, label in rows[60:])
+    # The pairs of the pairwise term: each made text with its source.
+    assert len(pairs) == 30 and pairs.edits == [text for text, _ in rows[60:]]
+    assert all(
+        " ".join(swap.get(w, w) for w in o.split()) == e
+        for o, e in zip(pairs.originals, pairs.edits)
+    )
+    assert (pairs.edit_labels == 1 - pairs.original_labels).all()
 
 
 def test_counterfactuals_need_two_classes():

@@ -32,7 +32,7 @@ from textlstm.robustness.counterfactuals import (
     make_counterfactuals,
     summarize_counterfactuals,
 )
-from textlstm.robustness.pairs import read_pairs
+from textlstm.robustness.pairs import PairSet, read_pairs
 
 __all__ = ["augment_training"]
 
@@ -46,7 +46,7 @@ def augment_training(
     *,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
-) -> tuple[DatasetBundle, dict | None]:
+) -> tuple[DatasetBundle, dict | None, PairSet | None]:
     """Add pairs and automatic counterfactuals to the training split.
 
     Args:
@@ -57,9 +57,12 @@ def augment_training(
         log: Called with one-line progress messages.
 
     Returns:
-        `(bundle, report)`: the bundle with the texts added at the end of
-        its training split (training shuffles) and a new fingerprint, and
-        a JSON-ready report of what was added (None when nothing was).
+        `(bundle, report, pairs)`: the bundle with the texts added at the
+        end of its training split (training shuffles) and a new
+        fingerprint; a JSON-ready report of what was added; and every pair
+        (the human pairs once, then each counterfactual with the text it
+        was made from) for `train.pair_loss`. None and None when nothing
+        was added.
 
     Raises:
         textlstm.errors.DataError: a pair file is bad, or counterfactuals
@@ -69,20 +72,26 @@ def augment_training(
     texts: list[str] = []
     labels: list[int] = []
     report: dict = {}
+    pair_sets: list[PairSet] = []
     if data.get("pairs"):
-        added, report["pairs"] = _pairs(bundle, data)
-        texts += added[0]
-        labels += added[1]
+        pairs, report["pairs"] = _pairs(bundle, data)
+        repeat = int(data.get("pairs_repeat", 1))
+        texts += (pairs.originals + pairs.edits) * repeat
+        labels += np.tile(
+            np.concatenate([pairs.original_labels, pairs.edit_labels]), repeat
+        ).tolist()
+        pair_sets.append(pairs)
         log(report["pairs"]["message"])
     if data.get("counterfactuals"):
         made, report["counterfactuals"] = _counterfactuals(
             bundle, data["counterfactuals"], seed
         )
-        texts += [item.text for item in made]
-        labels += [int(item.label) for item in made]
+        texts += made.edits
+        labels += made.edit_labels.tolist()
+        pair_sets.append(made)
         log(report["counterfactuals"]["message"])
     if not report:
-        return bundle, None
+        return bundle, None, None
     extra = tf.data.Dataset.from_tensor_slices(
         (tf.constant(texts, tf.string, [len(texts)]), tf.constant(labels, tf.int64))
     )
@@ -96,15 +105,13 @@ def augment_training(
         fingerprint=digest.hexdigest()[:16],
     )
     report["added"] = len(texts)
-    return augmented, report
+    return augmented, report, _joined(pair_sets, bundle.class_names)
 
 
-def _pairs(bundle: DatasetBundle, data: Mapping) -> tuple[tuple[list, list], dict]:
+def _pairs(bundle: DatasetBundle, data: Mapping) -> tuple[PairSet, dict]:
     files = [data["pairs"]] + ([data["pair_edits"]] if data.get("pair_edits") else [])
     pairs = read_pairs(files, bundle.class_names, key="data.pairs")
     repeat = int(data.get("pairs_repeat", 1))
-    texts = (pairs.originals + pairs.edits) * repeat
-    labels = np.concatenate([pairs.original_labels, pairs.edit_labels])
     sha = hashlib.sha256()
     for file in files:
         with open(file, "rb") as handle:
@@ -115,11 +122,11 @@ def _pairs(bundle: DatasetBundle, data: Mapping) -> tuple[tuple[list, list], dic
         "sha256": sha.hexdigest(),
         "pairs": len(pairs),
         "repeat": repeat,
-        "texts": len(texts),
+        "texts": 2 * len(pairs) * repeat,
         "message": f"Adding {len(pairs):,} counterfactual pairs{times}: "
-        f"{len(texts):,} training texts ({pairs.name})",
+        f"{2 * len(pairs) * repeat:,} training texts ({pairs.name})",
     }
-    return (texts, np.tile(labels, repeat).tolist()), report
+    return pairs, report
 
 
 def _counterfactuals(bundle: DatasetBundle, rate: float, seed: int):
@@ -146,7 +153,28 @@ def _counterfactuals(bundle: DatasetBundle, rate: float, seed: int):
         {"edits": [list(edit) for edit in item.edits], "label": int(item.label)}
         for item in made[:EXAMPLES_KEPT]
     ]
-    return made, summary
+    pairs = PairSet(
+        originals=[texts[item.index] for item in made],
+        edits=[item.text for item in made],
+        original_labels=np.array([labels[item.index] for item in made], np.int64),
+        edit_labels=np.array([int(item.label) for item in made], np.int64),
+        class_names=list(bundle.class_names),
+        name="counterfactuals",
+    )
+    return pairs, summary
+
+
+def _joined(pair_sets: list[PairSet], class_names) -> PairSet | None:
+    if not pair_sets:
+        return None
+    return PairSet(
+        originals=[text for pairs in pair_sets for text in pairs.originals],
+        edits=[text for pairs in pair_sets for text in pairs.edits],
+        original_labels=np.concatenate([p.original_labels for p in pair_sets]),
+        edit_labels=np.concatenate([p.edit_labels for p in pair_sets]),
+        class_names=list(class_names),
+        name=" + ".join(pairs.name for pairs in pair_sets),
+    )
 
 
 def _fingerprinted(report: dict) -> dict:

@@ -20,9 +20,11 @@ with the edit pays nearly nothing. The gradient is simple:
 `d pair / d delta = -sigmoid(-delta)`.
 
 Each training step takes `train.pair_batch_size` pairs (drawn, shuffled,
-from `data.pairs`, repeated for as long as training lasts) beside its
-batch; `install(model, weight)` replaces the compiled classifier's
-`train_step` (the instance's, so nothing of it is saved with the model).
+from `data.pairs` and from the automatic counterfactuals of
+`data.counterfactuals` with the texts they were made from, repeated for as
+long as training lasts) beside its batch; `install(model, weight)`
+replaces the compiled classifier's `train_step` (the instance's, so
+nothing of it is saved with the model).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from textlstm.robustness.pairs import PairSet, read_pairs
+from textlstm.robustness.pairs import PairSet
 
 __all__ = [
     "install",
@@ -165,13 +167,12 @@ def install(model: keras.Model, weight: float) -> None:
 
 
 def pairs_for_training(config, data) -> tf.data.Dataset | None:
-    """`pair_batches` of `data.pairs` for `train.pair_loss` (None when off),
-    labelled with the classes of `data`, a `PreparedData`."""
-    train, section = config["train"], config["data"]
-    if not train["pair_loss"]:
+    """`pair_batches` for `train.pair_loss` (None when off): the pairs of
+    `data.pairs` and of `data.counterfactuals` that `data`, a
+    `PreparedData`, holds."""
+    train = config["train"]
+    if not train["pair_loss"] or data.pairs is None or not len(data.pairs):
         return None
-    files = [section["pairs"]] + [section["pair_edits"]] * bool(section["pair_edits"])
-    pairs = read_pairs(files, data.class_names, key="data.pairs")
     return pair_batches(
-        pairs, data.vectorizer, train["pair_batch_size"], seed=train["seed"]
+        data.pairs, data.vectorizer, train["pair_batch_size"], seed=train["seed"]
     )

@@ -22,6 +22,7 @@ from textlstm.config import explicit_values
 from textlstm.model import embeddings
 from textlstm.model.transfer import pretrained_vectorizer
 from textlstm.robustness.augment import augment_training
+from textlstm.robustness.pairs import PairSet
 from textlstm.text.sizing import resolve_text_sizes
 
 __all__ = ["PreparedData", "prepare_data"]
@@ -44,6 +45,7 @@ class PreparedData:
             last partial training batch dropped.
         reading: What `data.pairs` and `data.counterfactuals` added to the
             training split (`textlstm.robustness.augment`), or None.
+        pairs: Those pairs (human, then automatic), for `train.pair_loss`.
     """
 
     bundle: data_lib.DatasetBundle
@@ -56,6 +58,7 @@ class PreparedData:
     sizing: dict = dataclasses.field(default_factory=dict)
     static: bool = False
     reading: dict | None = None
+    pairs: PairSet | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -99,7 +102,7 @@ def prepare_data(
     bundle = data_lib.load_dataset(
         explicit_values(config, "data"), seed=config["train"]["seed"]
     )
-    bundle, reading = augment_training(
+    bundle, reading, pairs = augment_training(
         bundle, config["data"], seed=config["train"]["seed"], log=log
     )
     train_texts = bundle.train.map(lambda text_, label: text_)
@@ -122,6 +125,7 @@ def prepare_data(
         pretrained=embeddings.embeddings_for_config(resolved, vectorizer, log=log),
         sizing=sizing,
         reading=reading,
+        pairs=pairs,
     )
 
 
