@@ -67,8 +67,11 @@ VARIANTS = {
         "imdb_bilstm",
         [f"data.pairs={CAD_TRAIN}", "data.pairs_repeat=5", "data.counterfactuals=0.5"],
     ),
+    "imdb_bilstm+pairs+pair_loss+counterfactuals0.3": (
+        "imdb_robust",
+        ["data.counterfactuals=0.3"],
+    ),
     "imdb_robust": ("imdb_robust", []),
-    "imdb_robust-pairs": ("imdb_robust", ["data.pairs=null"]),
 }
 BASELINES = ("tfidf", "tfidf+pairs")
 
