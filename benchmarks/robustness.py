@@ -72,6 +72,7 @@ VARIANTS = {
         ["data.counterfactuals=0.3"],
     ),
     "imdb_robust": ("imdb_robust", []),
+    "imdb_robust+attention": ("imdb_robust", ["model.pooling=attention"]),
 }
 BASELINES = ("tfidf", "tfidf+pairs")
 
