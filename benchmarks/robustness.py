@@ -67,11 +67,8 @@ VARIANTS = {
         "imdb_bilstm",
         [f"data.pairs={CAD_TRAIN}", "data.pairs_repeat=5", "data.counterfactuals=0.5"],
     ),
-    "imdb_bilstm+pairs+pair_loss+counterfactuals0.3": (
-        "imdb_robust",
-        ["data.counterfactuals=0.3"],
-    ),
     "imdb_robust": ("imdb_robust", []),
+    "imdb_robust+counterfactuals1.0": ("imdb_robust", ["data.counterfactuals=1.0"]),
     "imdb_robust+attention": ("imdb_robust", ["model.pooling=attention"]),
 }
 BASELINES = ("tfidf", "tfidf+pairs")
