@@ -252,11 +252,19 @@ def explain_pair(variants: list[str], root: Path) -> None:
     import difflib
     import shutil
 
+    from textlstm.evaluation import load_predictor
     from textlstm.explain import explain_run
     from textlstm.robustness.pairs import read_pairs
 
     pairs = read_pairs(DEV_SETS["cad_dev"], ["neg", "pos"])
-    i = min(range(len(pairs)), key=lambda k: len(pairs.originals[k]))
+    # The shortest pair whose edit the first variant gets wrong and the last
+    # right (before and after); the shortest pair if there is none.
+    right = []
+    for name in (variants[0], variants[-1]):
+        predict, _ = load_predictor(root / name.replace("+", "_"))
+        right.append(predict(pairs.edits).argmax(1) == pairs.edit_labels)
+    telling = [k for k in range(len(pairs)) if right[-1][k] and not right[0][k]]
+    i = min(telling or range(len(pairs)), key=lambda k: len(pairs.originals[k]))
     texts = [pairs.originals[i], pairs.edits[i]]
     recorded = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in variants:
@@ -265,7 +273,7 @@ def explain_pair(variants: list[str], root: Path) -> None:
         for side, number in (("original", 1), ("edit", 2)):
             shutil.copy(
                 folder / f"text-{number:03d}.png",
-                RESULTS / f"robustness_{name.replace('+', '_')}_{side}.png",
+                RESULTS.parent / f"robustness_{name.replace('+', '_')}_{side}.png",
             )
         original, edit = result.explanations
         changed = {

@@ -23,7 +23,13 @@ from mkdocs.structure.files import File
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results"
 # The plots the pages show (kept explicit: a missing one fails the build).
-PLOTS = ("memory_lag.png", "memory_adding.png", "memory_gradients.png")
+PLOTS = (
+    "memory_lag.png",
+    "memory_adding.png",
+    "memory_gradients.png",
+    "robustness_imdb_bilstm_edit.png",
+    "robustness_imdb_robust_edit.png",
+)
 
 _MARKER = re.compile(r"<!-- textlstm:(?P<what>config-keys|help)(?P<arg> [a-z]+)? -->")
 
