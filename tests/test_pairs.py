@@ -371,6 +371,29 @@ def test_pairs_are_added_to_train_repeat_times(paired_tsv):
     assert again.fingerprint not in (bundle.fingerprint, augmented.fingerprint)
 
 
+def test_pairs_with_a_text_in_validation_or_test_are_left_out(tmp_path):
+    from textlstm.robustness.augment import augment_training
+
+    path = write(
+        tmp_path / "pairs.tsv",
+        "label\ttext\tpair_id\n"
+        "pos\tok\t1\nneg\tnot ok\t1\n"  # "ok" is a validation text
+        "pos\tgreat\t2\nneg\tawful\t2\n"
+        "neg\tbleak\t3\npos\t  fine \t3\n",  # "fine" (spaces aside): test
+    )
+    bundle = tiny_bundle()
+    data = {"pairs": str(path), "pairs_repeat": 1}
+    augmented, report, pairs = augment_training(bundle, data)
+    assert (pairs.originals, pairs.edits) == (["great"], ["awful"])
+    assert report["pairs"]["pairs"] == 1
+    assert report["pairs"]["dropped"] == 2
+    assert report["added"] == 2
+    assert report["pairs"]["message"] == (
+        "Adding 1 counterfactual pair: 2 training texts (pairs.tsv); 2 pairs "
+        "left out: a text of theirs is in the validation or test split"
+    )
+
+
 def test_nothing_asked_changes_nothing():
     from textlstm.robustness.augment import augment_training
 

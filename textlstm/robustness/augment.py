@@ -6,7 +6,8 @@ training texts, and what it added, for `run.json`:
 - `data.pairs` (and `data.pair_edits`): human counterfactual pairs, both
   texts of each pair, `data.pairs_repeat` times (Kaushik et al. 2020: a
   model trained on both sides of minimal edits learns the words that
-  changed, not the review it recognises);
+  changed, not the review it recognises); a pair with a text in the
+  validation or test split is left out, so that they stay unseen;
 - `data.counterfactuals: RATE`: that share of the training texts edited
   automatically (`counterfactuals.make_counterfactuals`, with a polarity
   lexicon learned from the training split) and relabelled, for datasets
@@ -110,21 +111,31 @@ def augment_training(
 
 def _pairs(bundle: DatasetBundle, data: Mapping) -> tuple[PairSet, dict]:
     files = [data["pairs"]] + ([data["pair_edits"]] if data.get("pair_edits") else [])
-    pairs = read_pairs(files, bundle.class_names, key="data.pairs")
+    pairs, held_out = _outside_evaluation(
+        read_pairs(files, bundle.class_names, key="data.pairs"), bundle
+    )
     repeat = int(data.get("pairs_repeat", 1))
     sha = hashlib.sha256()
     for file in files:
         with open(file, "rb") as handle:
             sha.update(handle.read())
     times = f" x {repeat}" if repeat > 1 else ""
+    plural = "s" * (len(pairs) != 1)
     report = {
         "files": [str(file) for file in files],
         "sha256": sha.hexdigest(),
         "pairs": len(pairs),
+        "dropped": held_out,
         "repeat": repeat,
         "texts": 2 * len(pairs) * repeat,
-        "message": f"Adding {len(pairs):,} counterfactual pairs{times}: "
-        f"{2 * len(pairs) * repeat:,} training texts ({pairs.name})",
+        "message": f"Adding {len(pairs):,} counterfactual pair{plural}{times}: "
+        f"{2 * len(pairs) * repeat:,} training texts ({pairs.name})"
+        + (
+            f"; {held_out:,} pairs left out: a text of theirs is in the "
+            "validation or test split"
+            if held_out
+            else ""
+        ),
     }
     return pairs, report
 
@@ -162,6 +173,37 @@ def _counterfactuals(bundle: DatasetBundle, rate: float, seed: int):
         name="counterfactuals",
     )
     return pairs, summary
+
+
+def _outside_evaluation(pairs: PairSet, bundle: DatasetBundle) -> tuple[PairSet, int]:
+    """The pairs none of whose texts is in the validation or test split
+    (whitespace aside): training on them would leak those splits."""
+    held = {
+        _key(text.decode("utf-8", errors="replace"))
+        for split in (bundle.validation, bundle.test)
+        for text, _ in split.as_numpy_iterator()
+    }
+    keep = [
+        i
+        for i, (original, edit) in enumerate(zip(pairs.originals, pairs.edits))
+        if _key(original) not in held and _key(edit) not in held
+    ]
+    if len(keep) == len(pairs):
+        return pairs, 0
+    kept = PairSet(
+        originals=[pairs.originals[i] for i in keep],
+        edits=[pairs.edits[i] for i in keep],
+        original_labels=pairs.original_labels[keep],
+        edit_labels=pairs.edit_labels[keep],
+        class_names=pairs.class_names,
+        name=pairs.name,
+        where=[pairs.where[i] for i in keep] if pairs.where else None,
+    )
+    return kept, len(pairs) - len(keep)
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _joined(pair_sets: list[PairSet], class_names) -> PairSet | None:
