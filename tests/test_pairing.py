@@ -92,8 +92,8 @@ def test_pair_batches_hold_whole_pairs_cut_to_their_longest_text():
     [
         (
             ["train.pair_loss=1.0"],
-            "train.pair_loss: needs data.pairs or data.counterfactuals (the "
-            "pairs whose two texts it pulls apart)",
+            "train.pair_loss: needs data.pairs (the pairs whose two texts it "
+            "pulls apart)",
         ),
         (
             ["data.pairs=p.tsv", "train.pair_loss=1.0", "train.adversarial=0.02"],

@@ -354,11 +354,10 @@ def validate_config(config: Mapping) -> dict:
         raise ConfigError(_unknown(sorted(extra)[0], [*TOP_LEVEL, *SCHEMA]))
     for section in _RULE_ORDER:
         check_rules(section, config[section])
-    data = config["data"]
-    if config["train"]["pair_loss"] and not (data["pairs"] or data["counterfactuals"]):
+    if config["train"]["pair_loss"] and not config["data"]["pairs"]:
         raise ConfigError(
-            "train.pair_loss: needs data.pairs or data.counterfactuals (the "
-            "pairs whose two texts it pulls apart)"
+            "train.pair_loss: needs data.pairs (the pairs whose two texts it "
+            "pulls apart)"
         )
     return config
 

@@ -390,8 +390,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "pair_loss": _O(
             float,
             0.0,
-            "Weight of the pairwise term (data.pairs, data.counterfactuals): "
-            "each step also takes a "
+            "Weight of the pairwise term (data.pairs): each step also takes a "
             "batch of pairs and pays -log sigmoid of how far the edit moved "
             "the log-odds towards its label; 0: off.",
             minimum=0.0,

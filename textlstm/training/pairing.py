@@ -20,9 +20,8 @@ with the edit pays nearly nothing. The gradient is simple:
 `d pair / d delta = -sigmoid(-delta)`.
 
 Each training step takes `train.pair_batch_size` pairs (drawn, shuffled,
-from `data.pairs` and from the automatic counterfactuals of
-`data.counterfactuals` with the texts they were made from, repeated for as
-long as training lasts) beside its batch; `install(model, weight)`
+from `data.pairs`, repeated for as long as training lasts) beside its
+batch; `install(model, weight)`
 replaces the compiled classifier's `train_step` (the instance's, so
 nothing of it is saved with the model).
 """
@@ -168,8 +167,7 @@ def install(model: keras.Model, weight: float) -> None:
 
 def pairs_for_training(config, data) -> tf.data.Dataset | None:
     """`pair_batches` for `train.pair_loss` (None when off): the pairs of
-    `data.pairs` and of `data.counterfactuals` that `data`, a
-    `PreparedData`, holds."""
+    `data.pairs` that `data`, a `PreparedData`, holds."""
     train = config["train"]
     if not train["pair_loss"] or data.pairs is None or not len(data.pairs):
         return None
