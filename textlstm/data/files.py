@@ -123,10 +123,10 @@ def _column(columns: list[str], name: str, key: str, path: Path) -> int:
     return columns.index(name)
 
 
-def _jsonl_rows(
-    text: str, path: Path, text_column: str, label_column: str
-) -> list[Row]:
-    rows: list[Row] = []
+def jsonl_records(text: str, path: Path) -> list[tuple[dict, str]]:
+    """The JSON objects of a JSONL text, each with its `file: line N`;
+    blank lines skipped; `DataError` naming the line otherwise."""
+    records = []
     for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
@@ -139,6 +139,15 @@ def _jsonl_rows(
             ) from None
         if not isinstance(record, dict):
             raise DataError(f"{where}: expected a JSON object")
+        records.append((record, where))
+    return records
+
+
+def _jsonl_rows(
+    text: str, path: Path, text_column: str, label_column: str
+) -> list[Row]:
+    rows: list[Row] = []
+    for record, where in jsonl_records(text, path):
         for name, key in ((text_column, "text_column"), (label_column, "label_column")):
             if name not in record:
                 raise DataError(f"{where}: no key {name!r} (data.{key})")

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 from collections.abc import Sequence
@@ -50,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from textlstm.data.files import decode, read_bytes
+from textlstm.data.files import decode, jsonl_records, read_bytes
 from textlstm.errors import DataError
 from textlstm.evaluation.metrics import classification_metrics, round_metric
 from textlstm.runs.atomic import write_json
@@ -257,7 +256,7 @@ def _read_rows(
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
     fmt = suffixes[-1].lstrip(".") if suffixes else ""
     if fmt == "jsonl":
-        records = _jsonl_records(text, path)
+        records = jsonl_records(text, path)
     elif fmt in ("csv", "tsv"):
         records = _csv_records(text, path, "\t" if fmt == "tsv" else ",")
     else:
@@ -317,24 +316,6 @@ def _csv_records(text: str, path: Path, delimiter: str) -> list[tuple[dict, str]
         raise DataError(f"{path}: line {line}: malformed CSV ({error})") from None
     if not header:
         raise DataError(f"{path}: no rows")
-    return records
-
-
-def _jsonl_records(text: str, path: Path) -> list[tuple[dict, str]]:
-    records = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}: line {number}"
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(
-                f"{where}: invalid JSON ({error.msg} at column {error.colno})"
-            ) from None
-        if not isinstance(record, dict):
-            raise DataError(f"{where}: expected a JSON object")
-        records.append((record, where))
     return records
 
 
