@@ -135,6 +135,8 @@ from textlstm.model import load_text_classifier
 from textlstm.training import fit
 root, tiny = sys.argv[1], json.loads(sys.argv[2])
 base = ["data.size=100", "data.test_size=20", "train.epochs=1",
+        "text.max_tokens=300", "text.sequence_length=32", "model.units=8",
+        "model.embedding_dim=8",
         "train.batch_size=128", "text.bucketing=false", "train.clipnorm=0.05",
         "model.embedding_dropout=0.0", "model.head_dropout=0.0",
         "train.optimizer=sgd", "train.momentum=0.0", "train.learning_rate=0.5"]
