@@ -222,6 +222,14 @@ def _print_report(report, as_json: bool) -> None:
     show_default=True,
     help="HTTP worker threads (concurrent requests a batch can gather).",
 )
+@click.option(
+    "--stall-seconds",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="A request that sends no byte for this long (a body shorter than its "
+    "Content-Length) is answered 408 and its connection closed.",
+)
 @handle_errors
 def serve(
     export_base,
@@ -236,6 +244,7 @@ def serve(
     batch_timeout_ms,
     max_queued,
     threads,
+    stall_seconds,
 ):
     """Serve an export base over TensorFlow Serving's REST API.
 
@@ -280,6 +289,7 @@ def serve(
         threads=threads,
         sock=sock,
         grpc_port=grpc_port,
+        stall_seconds=stall_seconds,
         log=_log,
     )
     # Nothing is left to write; skip the interpreter's teardown, where

@@ -275,8 +275,9 @@ def test_json_nested_deeper_than_the_parser_takes_gets_400(server):
     assert status == 200
 
 
-def _raw(port: int, head: bytes, chunks) -> bytes:
-    """Send a request by hand; the status line of the answer."""
+def _answer(port: int, head: bytes, chunks=()) -> tuple[bytes, dict, bytes]:
+    """Send a request by hand; the answer's status line, headers and body
+    (all of it: the server closes the connection after an error)."""
     with socket.create_connection(("127.0.0.1", port), timeout=60) as connection:
         connection.sendall(head)
         try:
@@ -284,7 +285,35 @@ def _raw(port: int, head: bytes, chunks) -> bytes:
                 connection.sendall(chunk)
         except OSError:  # the server answered and closed early
             pass
-        return connection.recv(65536).split(b"\r\n", 1)[0]
+        data = b""
+        while b"\r\n\r\n" not in data or len(data) < _length(data):
+            piece = connection.recv(65536)
+            if not piece:
+                break
+            data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    return status.encode("latin-1"), headers, body
+
+
+def _length(data: bytes) -> int:
+    head, _, _ = data.partition(b"\r\n\r\n")
+    found = re.search(rb"(?i)content-length: *(\d+)", head)
+    return len(head) + 4 + int(found.group(1)) if found else 1 << 62
+
+
+def _raw(port: int, head: bytes, chunks) -> bytes:
+    """Send a request by hand; the status line of the answer."""
+    return _answer(port, head, chunks)[0]
+
+
+def assert_json_error(answer, status: bytes, message: str) -> None:
+    """`answer` (from `_answer`) is `status` with TF Serving's JSON error."""
+    line, headers, body = answer
+    assert line == status
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"error": message}
 
 
 def test_an_over_limit_body_gets_413_chunked_or_not(server):
@@ -294,18 +323,106 @@ def test_an_over_limit_body_gets_413_chunked_or_not(server):
     head = (
         f"POST {server.path} HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n"
     ).encode()
-    assert _raw(server.port, head, [b" " * 1024 * 1024] * 66) == (
-        b"HTTP/1.1 413 Request Entity Too Large"
+    assert_json_error(
+        _answer(server.port, head, [b" " * 1024 * 1024] * 66),
+        b"HTTP/1.1 413 Request Entity Too Large",
+        "Request Entity Too Large: exceeds max_body of 67108864",
     )
     head = (
         f"POST {server.path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     ).encode()
     chunk = b"%x\r\n" % (1024 * 1024) + b" " * 1024 * 1024 + b"\r\n"
-    assert _raw(server.port, head, [chunk] * 66 + [b"0\r\n\r\n"]) == (
-        b"HTTP/1.1 413 Request Entity Too Large"
+    assert_json_error(
+        _answer(server.port, head, [chunk] * 66 + [b"0\r\n\r\n"]),
+        b"HTTP/1.1 413 Request Entity Too Large",
+        "Request Entity Too Large: exceeds max_body of 67108864",
     )
     status, _ = post(server.port, server.path, b'{"instances": ["alive"]}')
     assert status == 200
+
+
+def test_a_version_of_100000_digits_is_a_400_and_a_long_name_a_404(server):
+    digits = "9" * 100_000
+    shown = "9" * 40 + "... (100000 characters)"
+    for path in (f"/versions/{digits}", f"/versions/{digits}:predict"):
+        method = "POST" if path.endswith(":predict") else "GET"
+        head = (
+            f"{method} /v1/models/reviews{path} HTTP/1.1\r\nHost: x\r\n"
+            "Content-Length: 2\r\n\r\n{}"
+        ).encode()
+        assert_json_error(
+            _answer(server.port, head),
+            b"HTTP/1.1 400 BAD REQUEST",  # werkzeug's reason phrases
+            f"Failed to convert version: {shown} to numeric.",
+        )
+    head = b"GET /v1/models/reviews/versions/9223372036854775808 HTTP/1.1\r\n\r\n"
+    assert_json_error(
+        _answer(server.port, head),
+        b"HTTP/1.1 400 BAD REQUEST",
+        "Failed to convert version: 9223372036854775808 to numeric.",
+    )
+    head = f"GET /v1/models/{'n' * 5000} HTTP/1.1\r\n\r\n".encode()
+    assert_json_error(
+        _answer(server.port, head),
+        b"HTTP/1.1 404 NOT FOUND",
+        f"Servable not found for request: Latest({'n' * 40}... (5000 characters))",
+    )
+
+
+def test_a_body_without_a_length_is_411_and_huge_headers_431(server):
+    head = f"POST {server.path} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    assert_json_error(
+        _answer(server.port, head),
+        b"HTTP/1.1 411 LENGTH REQUIRED",
+        "Length Required: a predict request needs a Content-Length header (or "
+        "Transfer-Encoding: chunked)",
+    )
+    head = (
+        f"POST {server.path} HTTP/1.1\r\nHost: x\r\nX-Big: {'y' * 300_000}\r\n\r\n"
+    ).encode()
+    line, headers, body = _answer(server.port, head)
+    # Waitress answers before it has read the version of the request line.
+    assert line == b"HTTP/1.0 431 Request Header Fields Too Large"
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"].startswith("Request Header Fields Too Large: ")
+    head = (
+        f"POST {server.path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+    ).encode()
+    line, headers, body = _answer(server.port, head)
+    assert line == b"HTTP/1.1 400 Bad Request"  # waitress: 501; the client's fault
+    assert json.loads(body)["error"].startswith("Not Implemented: ")
+
+
+def test_a_body_shorter_than_its_content_length_gets_408(exports, tmp_path):
+    base = tmp_path / "reviews"
+    shutil.copytree(exports.base / "cpu" / "1", base / "1")
+    server = make_server(base, port=0, poll_seconds=0, stall_seconds=1)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        path = "/v1/models/reviews:predict"
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+            '{"instances": ["a'
+        ).encode()
+        started = time.monotonic()
+        assert_json_error(
+            _answer(server.port, head),
+            b"HTTP/1.1 408 Request Timeout",
+            "Request Timeout: no bytes of the request for 1 s (a body shorter "
+            "than its Content-Length?)",
+        )
+        assert time.monotonic() - started < 5
+        # A head that never ends, likewise; the server still answers others.
+        assert _answer(server.port, b"GET /v1/models/rev")[0] == (
+            b"HTTP/1.1 408 Request Timeout"
+        )
+        status, _ = post(server.port, path, b'{"instances": ["alive"]}')
+        assert status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def test_garbage_request_lines_get_400_not_http_0_9(server):

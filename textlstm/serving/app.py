@@ -38,6 +38,8 @@ __all__ = ["MAX_REQUEST_BYTES", "create_app"]
 #: Largest request body accepted (bytes).
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 
+_INT64_MAX = 2**63 - 1
+
 _PATH = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
     r"(?:/versions/(?P<version>[^/:]+))?"
@@ -108,6 +110,7 @@ def _handle(repository: ModelRepository, request, record: dict) -> Response:
         )
     number, servable = repository.get(version)
     record["version"] = number
+    _require_length(request)
     body = _read_json(request)
     signature = body.get("signature_name", "serving_default")
     record["signature"] = signature if isinstance(signature, str) else ""
@@ -121,18 +124,47 @@ def _route(repository: ModelRepository, request) -> tuple[int | None, str | None
         raise RequestError(f"Malformed request: {request.method} {request.path}", 404)
     name, version, suffix = match.group("name", "version", "suffix")
     if name != repository.name:
-        what = f"Specific({name}, {version})" if version else f"Latest({name})"
+        name = _shown(name)
+        what = f"Specific({name}, {_shown(version)})" if version else f"Latest({name})"
         raise RequestError(f"Servable not found for request: {what}", 404)
     if version is not None:
-        if not version.isdigit():
+        # TF Serving's versions are int64: anything else (and a string of
+        # 100,000 digits, which `int` refuses to convert) is a 400.
+        if not (version.isascii() and version.isdigit()) or len(version) > 19:
+            raise RequestError(
+                f"Failed to convert version: {_shown(version)} to numeric."
+            )
+        if int(version) > _INT64_MAX:
             raise RequestError(f"Failed to convert version: {version} to numeric.")
         version = int(version)
     return version, suffix
 
 
+def _shown(part: str, limit: int = 40) -> str:
+    """A URL part as an error message quotes it: at most `limit` characters.
+
+    >>> _shown("7" * 100_000)
+    '7777777777777777777777777777777777777777... (100000 characters)'
+    """
+    if len(part) <= limit:
+        return part
+    return f"{part[:limit]}... ({len(part)} characters)"
+
+
 def _require_method(request, method: str) -> None:
     if request.method != method:
         raise RequestError(f"Malformed request: {request.method} {request.path}", 405)
+
+
+def _require_length(request) -> None:
+    """A body needs a Content-Length or chunked transfer coding (411)."""
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if request.content_length is None and not chunked:
+        raise RequestError(
+            "Length Required: a predict request needs a Content-Length header "
+            "(or Transfer-Encoding: chunked)",
+            411,
+        )
 
 
 def _metadata(repository: ModelRepository, version: int | None) -> dict:

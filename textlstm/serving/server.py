@@ -29,6 +29,7 @@ from textlstm.errors import ExportError
 from textlstm.export.versions import check_model_base
 from textlstm.serving.app import MAX_REQUEST_BYTES, create_app
 from textlstm.serving.batching import BatchOptions
+from textlstm.serving.http_errors import JsonErrorChannel, answer_stalled_requests
 from textlstm.serving.metrics import ServingMetrics
 from textlstm.serving.repository import ModelRepository
 
@@ -39,6 +40,9 @@ DEFAULT_BATCHING = BatchOptions()
 #: HTTP worker threads: a request waits in one while its batch runs, so as
 #: many as the concurrent clients a batch should gather.
 THREADS = 64
+
+#: Seconds without a byte of a begun request before it is answered 408.
+STALL_SECONDS = 30
 
 #: The signals that stop `serve`: Ctrl-C, and `docker stop` / Kubernetes.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -57,6 +61,7 @@ def make_server(
     threads: int = THREADS,
     sock=None,
     grpc_port: int | None = None,
+    stall_seconds: int = STALL_SECONDS,
 ):
     """Load the model base and return a ready, not yet running, server.
 
@@ -79,6 +84,10 @@ def make_server(
             default: bind one now, before the model loads.
         grpc_port: Also serve TF Serving's gRPC API on this port (0: a
             free one, `server.grpc_port`); None: no gRPC.
+        stall_seconds: A request (its head, or a body shorter than its
+            Content-Length) that gets no byte for this long is answered
+            408 and its connection closed; idle connections between
+            requests are closed after it too.
 
     Returns:
         A `Server`.
@@ -113,7 +122,13 @@ def make_server(
             grpc[0].stop(None)
         raise
     server = Server(
-        create_app(repository, metrics), sock, repository, metrics, threads, grpc
+        create_app(repository, metrics),
+        sock,
+        repository,
+        metrics,
+        threads,
+        grpc,
+        stall_seconds=stall_seconds,
     )
     if poll_seconds > 0:
         threading.Thread(
@@ -141,6 +156,7 @@ class Server:
         metrics: ServingMetrics,
         threads: int,
         grpc: tuple | None = None,
+        stall_seconds: int = STALL_SECONDS,
     ):
         self.repository = repository
         self.metrics = metrics
@@ -153,7 +169,12 @@ class Server:
             max_request_body_size=MAX_REQUEST_BYTES,
             asyncore_loop_timeout=0.2,  # how soon `shutdown` takes effect
             ident="textlstm",
+            channel_timeout=stall_seconds,
+            cleanup_interval=max(1, min(30, stall_seconds // 2)),
         )
+        # Waitress' own answers (413, 431, 400, 408) as TF Serving's JSON.
+        self._server.channel_class = JsonErrorChannel
+        answer_stalled_requests(self._server)
         self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
