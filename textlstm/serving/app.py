@@ -130,12 +130,11 @@ def _route(repository: ModelRepository, request) -> tuple[int | None, str | None
     if version is not None:
         # TF Serving's versions are int64: anything else (and a string of
         # 100,000 digits, which `int` refuses to convert) is a 400.
-        if not (version.isascii() and version.isdigit()) or len(version) > 19:
+        digits = version.isascii() and version.isdigit() and len(version) <= 19
+        if not digits or int(version) > _INT64_MAX:
             raise RequestError(
                 f"Failed to convert version: {_shown(version)} to numeric."
             )
-        if int(version) > _INT64_MAX:
-            raise RequestError(f"Failed to convert version: {version} to numeric.")
         version = int(version)
     return version, suffix
 
